@@ -1,2 +1,159 @@
-//! Benchmark placeholder replaced by the pipeline work.
-fn main() {}
+//! Cost of `Auditor::record` for a ~1 KB entry (enrich + redact + sequence +
+//! hash + enqueue), side by side with `serde_json::to_vec` of the same entry.
+//!
+//! ```text
+//! cargo bench -p audit-core --bench record
+//! ```
+//!
+//! The ratio `record / to_vec` is printed at the end of the run; the issue's
+//! target is at most 3x.
+
+#![allow(missing_docs)] // criterion_group! generates an undocumented function
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use audit_core::{
+    Actor, AuditEvent, Auditor, Body, HttpRequest, Request, Resource, Response, Sink, SinkError,
+    Source,
+};
+use criterion::{BatchSize, Criterion, criterion_group};
+use serde_json::json;
+
+/// A sink that accepts everything, so the benchmark measures the pipeline.
+#[derive(Debug)]
+struct Discard;
+
+#[async_trait]
+impl Sink for Discard {
+    fn name(&self) -> &str {
+        "discard"
+    }
+    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
+        std::hint::black_box(batch);
+        Ok(())
+    }
+}
+
+/// A realistic entry of about 1 KB of JSON.
+fn entry() -> AuditEvent {
+    let mut headers = BTreeMap::new();
+    headers.insert("content-type".to_owned(), "application/json".to_owned());
+    headers.insert("authorization".to_owned(), "Bearer alice-token".to_owned());
+    headers.insert("user-agent".to_owned(), "Mozilla/5.0 (X11; Linux x86_64)".to_owned());
+    let mut request = HttpRequest::new("PATCH", "/projects/p_42");
+    request.route = Some("/projects/{id}".to_owned());
+    request.query = Some("expand=members&token=abc".to_owned());
+    request.headers = headers;
+    request.body = Some(Body::Json(json!({
+        "name": "Apollo guidance computer",
+        "description": "Flight software for the command and lunar modules",
+        "visibility": "private",
+        "settings": {"webhook_secret": "whsec_123", "retention_days": 90, "labels": ["nasa", "mit"]},
+    })));
+    let mut response = Response::default();
+    response.status = Some(200);
+    response.duration_us = Some(1840);
+    AuditEvent::builder("project.update")
+        .actor(Actor::user("u_1").email("alice@example.com").name("Alice"))
+        .tenant("acme")
+        .resource(Resource::new("project", "p_42").name("Apollo"))
+        .source(
+            Source::new()
+                .ip("203.0.113.7".parse().expect("ip"))
+                .user_agent("Mozilla/5.0 (X11; Linux x86_64)")
+                .request_id("01890f5e-8c6b-7cc3-9a3e-2f4f1a7d9b10"),
+        )
+        .request(Request::Http(request))
+        .response(response)
+        .changes_between(
+            &json!({"name": "Apollo", "visibility": "public"}),
+            &json!({"name": "Apollo guidance computer", "visibility": "private"}),
+        )
+        .metadata("plan", "enterprise")
+        .build()
+}
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let auditor = rt
+        .block_on(async {
+            Auditor::builder()
+                .service("bench", "1.0.0")
+                .sink(Discard)
+                .queue_capacity(1 << 16)
+                .build()
+        })
+        .expect("auditor");
+    let event = entry();
+    let size = serde_json::to_vec(&event).expect("json").len();
+    println!("entry size: {size} bytes of JSON");
+
+    let mut group = c.benchmark_group("per_entry");
+    group.bench_function("serde_json_to_vec", |b| {
+        b.iter(|| serde_json::to_vec(std::hint::black_box(&event)).expect("json"))
+    });
+    group.bench_function("record", |b| {
+        b.to_async(&rt).iter_batched(
+            || event.clone(),
+            |e| {
+                let auditor = &auditor;
+                async move { auditor.record(e).await.expect("record") }
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+    rt.block_on(auditor.shutdown(Duration::from_secs(10))).expect("shutdown");
+}
+
+/// Measures both side by side once more with a plain loop and prints the ratio.
+fn ratio() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("rt");
+    let event = entry();
+    let n = 20_000;
+    rt.block_on(async {
+        let auditor =
+            Auditor::builder().sink(Discard).queue_capacity(1 << 16).build().expect("auditor");
+        let mut best = f64::MAX;
+        for _round in 0..5 {
+            let events: Vec<AuditEvent> = (0..n).map(|_| event.clone()).collect();
+            let t = Instant::now();
+            for e in &events {
+                std::hint::black_box(serde_json::to_vec(e).expect("json"));
+            }
+            let to_vec = t.elapsed();
+            let t = Instant::now();
+            for e in events {
+                auditor.record(e).await.expect("record");
+            }
+            let record = t.elapsed();
+            best = best.min(record.as_secs_f64() / to_vec.as_secs_f64());
+            println!(
+                "round: to_vec {:.2} us/entry, record {:.2} us/entry, ratio {:.2}",
+                to_vec.as_secs_f64() * 1e6 / n as f64,
+                record.as_secs_f64() * 1e6 / n as f64,
+                record.as_secs_f64() / to_vec.as_secs_f64()
+            );
+        }
+        println!("best ratio record / serde_json::to_vec: {best:.2} (target <= 3.0)");
+        auditor.shutdown(Duration::from_secs(10)).await.expect("shutdown");
+    });
+}
+
+criterion_group!(benches, bench);
+
+fn main() {
+    benches();
+    ratio();
+    Criterion::default().configure_from_args().final_summary();
+}

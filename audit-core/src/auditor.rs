@@ -1,62 +1,1249 @@
-//! The delivery pipeline (stub; being implemented on a branch).
-#![allow(missing_docs, dead_code, unreachable_pub)]
-use crate::{AuditEvent, AuditEventBuilder, Sink};
-use std::time::Duration;
+//! The delivery pipeline.
+//!
+//! ```text
+//! record(event) ─▶ enrich (id, time, service, description) ─▶ redact ─▶ sequence (chain seq + hash)
+//!    ─▶ spool (write-ahead, if configured) ─▶ per-sink queue ─▶ worker: batch ─▶ Sink::write_batch
+//!                                                                  └─▶ retry with backoff and jitter
+//! ```
+//!
+//! [`Auditor::record`] does the CPU work (redaction, canonical JSON, SHA-256)
+//! on the caller's task and hands the sealed entry to one bounded queue per
+//! sink; each sink has its own worker, so a slow sink never holds back a fast
+//! one. When to return, and what to do when a queue is full or a sink fails,
+//! is the [`Delivery`] mode's choice, and no mode loses an entry without
+//! counting it in [`Auditor::stats`].
+//!
+//! With a spool directory ([`AuditorBuilder::spool_dir`]) every entry is
+//! appended to an on-disk write-ahead log before `record` returns; a sink whose
+//! queue is full or that is failing reads its backlog back from disk, in
+//! order, when it catches up, and after a restart each sink resumes from its
+//! own cursor. Sinks must therefore be idempotent by entry id.
 
-#[derive(Debug, Clone)]
-pub struct Auditor {}
-#[derive(Debug, Default)]
-pub struct AuditorBuilder {
-    sinks: Vec<Box<dyn Sink>>,
-}
-#[derive(Debug, thiserror::Error)]
-#[error("build")]
-pub struct BuildError;
-#[derive(Debug, thiserror::Error)]
-#[error("record")]
-pub struct RecordError;
-#[derive(Debug, thiserror::Error)]
-#[error("shutdown")]
-pub struct ShutdownError;
-#[derive(Debug, Clone, Copy)]
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::sync::{Notify, oneshot};
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+use crate::event::rfc3339_micros;
+use crate::integrity::{CheckpointPolicy, IntegrityError, Sequencer, SigningKey};
+use crate::spool::{self, Wal, WalReader};
+use crate::{AuditEvent, AuditEventBuilder, Redactor, ServiceInfo, Sink};
+
+/// When `record` returns, and what happens when a sink cannot keep up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum Delivery {
+    /// `record` returns once the entry is queued (and in the spool, when one is
+    /// configured). A full queue spills to the spool, or makes the caller wait
+    /// when there is none. A failing sink is retried with backoff until it
+    /// recovers. Never drops.
+    #[default]
     Buffered,
+    /// `record` returns once every sink has written the entry, and returns an
+    /// error when one cannot (down, rejecting, or not within the strict
+    /// timeout). Fail-closed: the caller should refuse the operation. The entry
+    /// is still retried and delivered later, like a buffered one.
     Strict,
+    /// Like `Buffered`, but a full queue drops the entry for that sink instead
+    /// of spilling or waiting. Every drop is counted.
     BestEffort,
 }
+
+impl std::str::FromStr for Delivery {
+    type Err = crate::event::ParseEnumError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
+            "buffered" => Ok(Self::Buffered),
+            "strict" => Ok(Self::Strict),
+            "besteffort" => Ok(Self::BestEffort),
+            _ => Err(crate::event::ParseEnumError::new(
+                "delivery mode",
+                s,
+                "buffered, strict, best_effort",
+            )),
+        }
+    }
+}
+
+/// Exponential backoff with jitter for failed writes.
 #[derive(Debug, Clone)]
-pub struct RetryPolicy;
-#[derive(Debug, Clone)]
-pub struct Receipt;
-#[derive(Debug, Clone)]
-pub struct Stats;
-#[derive(Debug, Clone)]
-pub struct SinkStats;
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// The first wait (default 50 ms).
+    pub initial_backoff: Duration,
+    /// The longest wait (default 10 s).
+    pub max_backoff: Duration,
+    /// Growth per attempt (default 2).
+    pub multiplier: f64,
+    /// Random spread, as a fraction of the wait (default 0.2: ±20 %).
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial_backoff: Duration::from_millis(50),
+            max_backoff: Duration::from_secs(10),
+            multiplier: 2.0,
+            jitter: 0.2,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy with these bounds and the default multiplier and jitter.
+    pub fn new(initial_backoff: Duration, max_backoff: Duration) -> Self {
+        Self { initial_backoff, max_backoff, ..Self::default() }
+    }
+
+    /// The wait before retry number `attempt` (0-based).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.initial_backoff.as_secs_f64()
+            * self.multiplier.max(1.0).powi(attempt.min(64) as i32);
+        let base = base.min(self.max_backoff.as_secs_f64());
+        let spread = self.jitter.clamp(0.0, 1.0) * base;
+        let jittered = base - spread + 2.0 * spread * random_unit();
+        Duration::from_secs_f64(jittered.clamp(0.0, self.max_backoff.as_secs_f64()))
+    }
+}
+
+fn random_unit() -> f64 {
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new({
+            let mut seed = [0u8; 8];
+            let _ = getrandom::fill(&mut seed);
+            u64::from_le_bytes(seed) | 1
+        });
+    }
+    STATE.with(|s| {
+        // SplitMix64: plenty for spreading retries.
+        let mut z = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        s.set(z);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+/// What `record` accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Receipt {
+    /// The entry's id.
+    pub id: Uuid,
+    /// Its chain.
+    pub chain: Uuid,
+    /// Its position in the chain.
+    pub seq: u64,
+    /// Sinks that dropped it (best-effort delivery with a full queue).
+    pub dropped_by: Vec<String>,
+}
+
+/// Why an entry could not be recorded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// `shutdown` was called.
+    #[error("the auditor is shut down and records nothing more; record before calling shutdown")]
+    Shutdown,
+    /// Strict delivery: a sink could not write the entry.
+    #[error(
+        "entry {id} was not written durably: sink `{sink}` failed: {message} \
+         (the entry stays queued and will be retried)"
+    )]
+    NotDurable {
+        /// The entry.
+        id: Uuid,
+        /// The sink that failed.
+        sink: String,
+        /// What the sink said.
+        message: String,
+    },
+    /// Strict delivery: a sink did not confirm in time.
+    #[error(
+        "entry {id} was not confirmed by sink `{sink}` within {timeout:?} \
+         (strict delivery; raise `strict_timeout` if the sink is just slow)"
+    )]
+    Timeout {
+        /// The entry.
+        id: Uuid,
+        /// The sink that did not answer.
+        sink: String,
+        /// The strict timeout.
+        timeout: Duration,
+    },
+    /// The entry could not be hashed.
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+}
+
+/// Why an auditor could not be built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// No sink was configured.
+    #[error("no sink configured: add at least one with `AuditorBuilder::sink`")]
+    NoSinks,
+    /// Two sinks share a name.
+    #[error(
+        "two sinks are named `{0}`: sink names must be unique (they name spool cursors and counters)"
+    )]
+    DuplicateSinkName(String),
+    /// Not inside a Tokio runtime.
+    #[error(
+        "`AuditorBuilder::build` must be called inside a Tokio runtime: it starts one worker task per sink"
+    )]
+    NoRuntime,
+    /// The spool directory could not be opened.
+    #[error("cannot open the spool directory {path}: {source}")]
+    Spool {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The genesis entry could not be made.
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+}
+
+/// Why `shutdown` did not flush everything.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShutdownError {
+    /// Some sinks still had entries when the timeout passed.
+    #[error(
+        "shutdown timed out with {pending} entries not yet written ({sinks}); \
+         with a spool they are replayed at the next start, without one they are lost"
+    )]
+    Timeout {
+        /// Entries not yet written, over all sinks.
+        pending: u64,
+        /// The sinks that had them.
+        sinks: String,
+    },
+    /// The closing checkpoint could not be made.
+    #[error(transparent)]
+    Integrity(#[from] IntegrityError),
+}
+
+/// Counters of one sink.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SinkStats {
+    /// The sink's name.
+    pub name: String,
+    /// Entries written.
+    pub written: u64,
+    /// Failed write attempts that were retried.
+    pub retried: u64,
+    /// Entries rejected permanently (moved to the dead-letter file when there
+    /// is a spool).
+    pub failed: u64,
+    /// Entries that overflowed the in-memory queue into the spool.
+    pub spooled: u64,
+    /// Entries written from the spool (overflow and restarts).
+    pub replayed: u64,
+    /// Entries dropped (best-effort delivery only).
+    pub dropped: u64,
+    /// Entries waiting in memory.
+    pub queue_depth: u64,
+    /// Entries waiting in the spool.
+    pub backlog: u64,
+}
+
+/// A snapshot of the pipeline's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Entries accepted by `record` (including genesis and checkpoints).
+    pub recorded: u64,
+    /// Entries dropped by at least one sink.
+    pub dropped: u64,
+    /// Spool writes that failed (the entry was kept in memory instead).
+    pub spool_errors: u64,
+    /// Per-sink counters.
+    pub sinks: Vec<SinkStats>,
+}
+
+/// Builder for [`Auditor`].
+#[must_use = "an AuditorBuilder does nothing until `build` is called"]
+pub struct AuditorBuilder {
+    service: ServiceInfo,
+    sinks: Vec<Arc<dyn Sink>>,
+    redactor: Redactor,
+    signing_key: Option<SigningKey>,
+    checkpoints: CheckpointPolicy,
+    delivery: Delivery,
+    queue_capacity: usize,
+    batch_size: usize,
+    batch_interval: Duration,
+    retry: RetryPolicy,
+    spool_dir: Option<PathBuf>,
+    spool_fsync: bool,
+    strict_timeout: Duration,
+}
+
+impl fmt::Debug for AuditorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuditorBuilder")
+            .field("service", &self.service)
+            .field("sinks", &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>())
+            .field("delivery", &self.delivery)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("batch_size", &self.batch_size)
+            .field("spool_dir", &self.spool_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AuditorBuilder {
+    fn default() -> Self {
+        Self {
+            service: ServiceInfo {
+                name: String::new(),
+                version: None,
+                instance: Some(default_instance()),
+            },
+            sinks: Vec::new(),
+            redactor: Redactor::default(),
+            signing_key: None,
+            checkpoints: CheckpointPolicy::default(),
+            delivery: Delivery::Buffered,
+            queue_capacity: 8192,
+            batch_size: 512,
+            batch_interval: Duration::ZERO,
+            retry: RetryPolicy::default(),
+            spool_dir: None,
+            spool_fsync: false,
+            strict_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+fn default_instance() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| format!("pid-{}", std::process::id()))
+}
+
+impl AuditorBuilder {
+    /// Names the service and its version, recorded in every entry.
+    pub fn service(mut self, name: impl Into<String>, version: impl Into<String>) -> Self {
+        self.service.name = name.into();
+        self.service.version = Some(version.into());
+        self
+    }
+
+    /// Names the instance (default: `$HOSTNAME`, else `pid-<pid>`).
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        self.service.instance = Some(instance.into());
+        self
+    }
+
+    /// Adds a sink. Each sink gets its own queue and worker.
+    pub fn sink(mut self, sink: impl Sink) -> Self {
+        self.sinks.push(Arc::new(sink));
+        self
+    }
+
+    /// Adds a sink that is already shared.
+    pub fn shared_sink(mut self, sink: Arc<dyn Sink>) -> Self {
+        self.sinks.push(sink);
+        self
+    }
+
+    /// Replaces the default redaction rules.
+    pub fn redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// Signs checkpoints with this key (keep it out of the store).
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(key);
+        self
+    }
+
+    /// Writes a checkpoint every `n` entries (default 1000).
+    pub fn checkpoint_every(mut self, n: u64) -> Self {
+        self.checkpoints.every_entries = n.max(1);
+        self
+    }
+
+    /// ... or every `interval` when there were new entries (default 60 s).
+    pub fn checkpoint_interval(mut self, interval: Duration) -> Self {
+        self.checkpoints.every_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The default delivery mode (default `Buffered`).
+    pub fn delivery(mut self, delivery: Delivery) -> Self {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Entries each sink may hold in memory (default 8192).
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity.max(1);
+        self
+    }
+
+    /// The most entries per `write_batch` (default 512).
+    pub fn batch_size(mut self, size: usize) -> Self {
+        self.batch_size = size.max(1);
+        self
+    }
+
+    /// How long a worker waits for a batch to fill before writing it (default
+    /// 0: write what is there; batches grow on their own under load while the
+    /// previous write is in flight).
+    pub fn batch_interval(mut self, interval: Duration) -> Self {
+        self.batch_interval = interval;
+        self
+    }
+
+    /// The retry policy for failed writes.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Spools every entry to this directory before `record` returns, so a
+    /// failing or slow sink costs disk, not memory, and a crash loses nothing
+    /// that `record` acknowledged.
+    pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.spool_dir = Some(dir.into());
+        self
+    }
+
+    /// Also `fsync`s the spool after every entry (default off: the spool then
+    /// survives the process being killed, not the machine losing power).
+    pub fn spool_fsync(mut self, fsync: bool) -> Self {
+        self.spool_fsync = fsync;
+        self
+    }
+
+    /// How long a strict `record` waits for every sink (default 5 s).
+    pub fn strict_timeout(mut self, timeout: Duration) -> Self {
+        self.strict_timeout = timeout;
+        self
+    }
+
+    /// Starts the pipeline: opens the spool, writes the chain's genesis entry
+    /// and starts one worker per sink. Must be called inside a Tokio runtime.
+    pub fn build(self) -> Result<Auditor, BuildError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        if self.sinks.is_empty() {
+            return Err(BuildError::NoSinks);
+        }
+        let mut names = HashSet::new();
+        for s in &self.sinks {
+            if !names.insert(s.name().to_owned()) {
+                return Err(BuildError::DuplicateSinkName(s.name().to_owned()));
+            }
+        }
+        let spool_err = |path: &PathBuf| {
+            let path = path.clone();
+            move |source| BuildError::Spool { path, source }
+        };
+        let wal = match &self.spool_dir {
+            Some(dir) => Some(Wal::open(dir, self.spool_fsync).map_err(spool_err(dir))?),
+            None => None,
+        };
+        let mut queues = Vec::with_capacity(self.sinks.len());
+        for sink in &self.sinks {
+            let queue = SinkQueue::new(sink.name().to_owned(), self.queue_capacity);
+            if let Some(wal) = &wal {
+                let head = wal.head();
+                let cursor = spool::load_cursor(wal.dir(), sink.name())
+                    .map_err(spool_err(&wal.dir().to_owned()))?;
+                let cursor = match cursor {
+                    Some(c) if c <= head => c,
+                    // A new sink starts at the head; a cursor past the head
+                    // belongs to a spool that was reset.
+                    _ => {
+                        spool::store_cursor(wal.dir(), sink.name(), head)
+                            .map_err(spool_err(&wal.dir().to_owned()))?;
+                        head
+                    }
+                };
+                queue.cursor.store(cursor, Ordering::SeqCst);
+                if cursor < head {
+                    tracing::info!(
+                        sink = sink.name(),
+                        entries = head - cursor,
+                        "audit: replaying entries from the spool that were not written before the last stop"
+                    );
+                    queue.lock().chunks.push_back(Chunk::Wal { from: cursor, to: head });
+                }
+            }
+            queues.push(Arc::new(queue));
+        }
+        let mut sequencer =
+            Sequencer::new(self.signing_key, self.checkpoints.clone(), self.service.clone());
+        let genesis = sequencer.genesis()?;
+        let chain_id = sequencer.chain_id();
+        let inner = Arc::new(Inner {
+            service: self.service,
+            redactor: self.redactor,
+            delivery: self.delivery,
+            strict_timeout: self.strict_timeout,
+            core: tokio::sync::Mutex::new(Core { sequencer, wal }),
+            queues,
+            workers: Mutex::new(Vec::new()),
+            recorded: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            spool_errors: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            shut_down: AtomicBool::new(false),
+            spool_dir: self.spool_dir,
+        });
+        {
+            // Nobody else can hold the lock yet.
+            let mut core = inner.core.try_lock().expect("fresh mutex");
+            inner.dispatch_now(&mut core, genesis);
+        }
+        let mut workers = Vec::new();
+        for (queue, sink) in inner.queues.iter().zip(self.sinks) {
+            let worker = Worker {
+                queue: queue.clone(),
+                sink,
+                batch_size: self.batch_size,
+                batch_interval: self.batch_interval,
+                retry: self.retry.clone(),
+                spool_dir: inner.spool_dir.clone(),
+                chain_id,
+            };
+            workers.push(runtime.spawn(worker.run()));
+        }
+        *inner.workers.lock().expect("fresh mutex") = workers;
+        let weak = Arc::downgrade(&inner);
+        runtime.spawn(checkpoint_timer(weak, self.checkpoints.every_interval));
+        Ok(Auditor { inner })
+    }
+}
+
+/// The audit pipeline: records entries and delivers them to every sink.
+///
+/// Cheap to clone; clones share one pipeline and one chain. Call
+/// [`shutdown`](Self::shutdown) before the process exits: it writes the
+/// closing checkpoint and flushes every sink. Dropping the last clone without
+/// it prints a warning on stderr.
+#[derive(Clone)]
+pub struct Auditor {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auditor")
+            .field("service", &self.inner.service)
+            .field("delivery", &self.inner.delivery)
+            .field("sinks", &self.inner.queues.iter().map(|q| &q.name).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Auditor {
+    /// Starts configuring an auditor.
     pub fn builder() -> AuditorBuilder {
         AuditorBuilder::default()
     }
-    pub async fn record(&self, _e: impl Into<AuditEvent>) -> Result<Receipt, RecordError> {
-        Err(RecordError)
+
+    /// The default delivery mode.
+    pub fn delivery(&self) -> Delivery {
+        self.inner.delivery
     }
-    pub async fn shutdown(&self, _t: Duration) -> Result<(), ShutdownError> {
+
+    /// The service identity recorded in every entry.
+    pub fn service(&self) -> &ServiceInfo {
+        &self.inner.service
+    }
+
+    /// The redaction rules (the layer uses them for headers and query strings).
+    pub fn redactor(&self) -> &Redactor {
+        &self.inner.redactor
+    }
+
+    /// Records an entry with the default delivery mode.
+    pub async fn record(&self, event: impl Into<AuditEvent>) -> Result<Receipt, RecordError> {
+        self.record_with(event, self.inner.delivery).await
+    }
+
+    /// Records an entry with a given delivery mode.
+    pub async fn record_with(
+        &self,
+        event: impl Into<AuditEvent>,
+        delivery: Delivery,
+    ) -> Result<Receipt, RecordError> {
+        let inner = &self.inner;
+        if inner.closed.load(Ordering::SeqCst) {
+            return Err(RecordError::Shutdown);
+        }
+        let mut event = event.into();
+        inner.enrich(&mut event);
+        inner.redactor.redact_event(&mut event);
+
+        let mut core = inner.core.lock().await;
+        if inner.closed.load(Ordering::SeqCst) {
+            return Err(RecordError::Shutdown);
+        }
+        core.sequencer.seal(&mut event)?;
+        let seq = core.sequencer.next_seq() - 1;
+        let id = event.id;
+        let chain = core.sequencer.chain_id();
+        let acks = (delivery == Delivery::Strict).then(|| {
+            inner
+                .queues
+                .iter()
+                .map(|q| {
+                    let (tx, rx) = oneshot::channel();
+                    q.lock().acks.entry(seq).or_default().push(tx);
+                    (q.name.clone(), rx)
+                })
+                .collect::<Vec<_>>()
+        });
+        let dropped_by = inner.dispatch(&mut core, event, delivery).await;
+        if core.sequencer.checkpoint_due(Instant::now()) {
+            let checkpoint = core.sequencer.checkpoint(false)?;
+            inner.dispatch(&mut core, checkpoint, Delivery::Buffered).await;
+        }
+        drop(core);
+
+        if let Some(acks) = acks {
+            let deadline = tokio::time::Instant::now() + inner.strict_timeout;
+            for (sink, rx) in acks {
+                match tokio::time::timeout_at(deadline, rx).await {
+                    Ok(Ok(Ok(()))) => {}
+                    Ok(Ok(Err(message))) => {
+                        return Err(RecordError::NotDurable { id, sink, message });
+                    }
+                    Ok(Err(_)) => {
+                        return Err(RecordError::NotDurable {
+                            id,
+                            sink,
+                            message: "the sink's worker stopped before writing it".into(),
+                        });
+                    }
+                    Err(_) => {
+                        return Err(RecordError::Timeout {
+                            id,
+                            sink,
+                            timeout: inner.strict_timeout,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(Receipt { id, chain, seq, dropped_by })
+    }
+
+    /// A snapshot of the pipeline's counters.
+    pub fn stats(&self) -> Stats {
+        let inner = &self.inner;
+        let sinks = inner
+            .queues
+            .iter()
+            .map(|q| {
+                let (depth, backlog) = {
+                    let st = q.lock();
+                    (st.mem as u64, st.wal_backlog())
+                };
+                SinkStats {
+                    name: q.name.clone(),
+                    written: q.written.load(Ordering::Relaxed),
+                    retried: q.retried.load(Ordering::Relaxed),
+                    failed: q.failed.load(Ordering::Relaxed),
+                    spooled: q.spooled.load(Ordering::Relaxed),
+                    replayed: q.replayed.load(Ordering::Relaxed),
+                    dropped: q.dropped.load(Ordering::Relaxed),
+                    queue_depth: depth,
+                    backlog,
+                }
+            })
+            .collect();
+        Stats {
+            recorded: inner.recorded.load(Ordering::Relaxed),
+            dropped: inner.dropped.load(Ordering::Relaxed),
+            spool_errors: inner.spool_errors.load(Ordering::Relaxed),
+            sinks,
+        }
+    }
+
+    /// Writes the closing checkpoint, then waits until every sink has written
+    /// everything and has been flushed and shut down, or until `timeout`.
+    ///
+    /// After it, `record` returns [`RecordError::Shutdown`]. Calling it again
+    /// returns at once.
+    pub async fn shutdown(&self, timeout: Duration) -> Result<(), ShutdownError> {
+        let inner = &self.inner;
+        let deadline = tokio::time::Instant::now() + timeout;
+        {
+            let mut core = inner.core.lock().await;
+            if inner.closed.swap(true, Ordering::SeqCst) {
+                return Ok(());
+            }
+            let closing = core.sequencer.checkpoint(true)?;
+            let _ = tokio::time::timeout_at(
+                deadline,
+                inner.dispatch(&mut core, closing, Delivery::Buffered),
+            )
+            .await;
+        }
+        for q in &inner.queues {
+            q.close(deadline.into_std());
+        }
+        let workers = std::mem::take(&mut *inner.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in workers {
+            let _ = tokio::time::timeout_at(deadline, w).await;
+        }
+        inner.shut_down.store(true, Ordering::SeqCst);
+        let mut pending = 0;
+        let mut sinks = Vec::new();
+        for q in &inner.queues {
+            let st = q.lock();
+            let n = st.mem as u64 + st.wal_backlog() + q.in_flight.load(Ordering::SeqCst);
+            if n > 0 {
+                pending += n;
+                sinks.push(format!("{}: {n}", q.name));
+            }
+        }
+        if pending > 0 {
+            return Err(ShutdownError::Timeout { pending, sinks: sinks.join(", ") });
+        }
         Ok(())
     }
 }
+
 impl From<AuditEventBuilder> for AuditEvent {
-    fn from(b: AuditEventBuilder) -> Self {
-        b.build()
+    fn from(builder: AuditEventBuilder) -> Self {
+        builder.build()
     }
 }
-impl AuditorBuilder {
-    pub fn service(self, _n: &str, _v: &str) -> Self {
-        self
+
+struct Core {
+    sequencer: Sequencer,
+    wal: Option<Wal>,
+}
+
+struct Inner {
+    service: ServiceInfo,
+    redactor: Redactor,
+    delivery: Delivery,
+    strict_timeout: Duration,
+    core: tokio::sync::Mutex<Core>,
+    queues: Vec<Arc<SinkQueue>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    recorded: AtomicU64,
+    dropped: AtomicU64,
+    spool_errors: AtomicU64,
+    closed: AtomicBool,
+    shut_down: AtomicBool,
+    spool_dir: Option<PathBuf>,
+}
+
+impl Inner {
+    fn enrich(&self, event: &mut AuditEvent) {
+        if event.id.is_nil() {
+            event.id = Uuid::now_v7();
+        }
+        if event.time == OffsetDateTime::UNIX_EPOCH {
+            event.time = OffsetDateTime::now_utc();
+        }
+        event.time = rfc3339_micros::truncate(event.time);
+        if event.service.is_empty() {
+            event.service = self.service.clone();
+        }
+        if event.description.is_empty() {
+            event.description = event.default_description();
+        }
+        // The chain is the sequencer's to set.
+        event.chain = None;
     }
-    pub fn sink(mut self, s: impl Sink) -> Self {
-        self.sinks.push(Box::new(s));
-        self
+
+    /// Spools the entry and hands it to every sink's queue; returns the sinks
+    /// that dropped it. Waits for queue space when the mode says so.
+    async fn dispatch(
+        &self,
+        core: &mut Core,
+        event: AuditEvent,
+        delivery: Delivery,
+    ) -> Vec<String> {
+        let wal_index = self.spool(core, &event);
+        self.recorded.fetch_add(1, Ordering::Relaxed);
+        metrics_counter("audit_recorded_total", None, 1);
+        let seq = event.chain.as_ref().map(|c| c.seq);
+        let mut dropped_by = Vec::new();
+        let mut event = Some(event);
+        let last = self.queues.len().saturating_sub(1);
+        for (i, q) in self.queues.iter().enumerate() {
+            let item = if i == last { event.take() } else { event.clone() };
+            let Some(item) = item else { break };
+            let mut item = Some(Item { seq, wal: wal_index, event: item });
+            loop {
+                let notified = q.space.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                {
+                    let mut st = q.lock();
+                    if st.mem < q.capacity {
+                        st.push_mem(item.take().expect("item present"));
+                        drop(st);
+                        q.wake.notify_one();
+                        break;
+                    }
+                    if let Some(index) = wal_index {
+                        st.push_wal(index);
+                        drop(st);
+                        q.spooled.fetch_add(1, Ordering::Relaxed);
+                        metrics_counter("audit_spooled_total", Some(&q.name), 1);
+                        q.wake.notify_one();
+                        break;
+                    }
+                    if delivery == Delivery::BestEffort {
+                        drop(st);
+                        q.dropped.fetch_add(1, Ordering::Relaxed);
+                        metrics_counter("audit_dropped_total", Some(&q.name), 1);
+                        dropped_by.push(q.name.clone());
+                        break;
+                    }
+                }
+                // Buffered or strict without a spool: wait for room.
+                notified.await;
+            }
+        }
+        if !dropped_by.is_empty() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        dropped_by
     }
-    pub fn build(self) -> Result<Auditor, BuildError> {
-        Ok(Auditor {})
+
+    /// Dispatch for when queues are known to have room (genesis at build).
+    fn dispatch_now(&self, core: &mut Core, event: AuditEvent) {
+        let wal_index = self.spool(core, &event);
+        self.recorded.fetch_add(1, Ordering::Relaxed);
+        let seq = event.chain.as_ref().map(|c| c.seq);
+        for q in &self.queues {
+            q.lock().push_mem(Item { seq, wal: wal_index, event: event.clone() });
+            q.wake.notify_one();
+        }
+    }
+
+    fn spool(&self, core: &mut Core, event: &AuditEvent) -> Option<u64> {
+        let wal = core.wal.as_mut()?;
+        match wal.append(event) {
+            Ok(index) => {
+                if index % 4096 == 0 {
+                    let min = self.queues.iter().map(|q| q.cursor.load(Ordering::SeqCst)).min();
+                    if let Err(e) = wal.collect_garbage(min.unwrap_or(0)) {
+                        tracing::warn!(error = %e, "audit spool: could not delete delivered segments");
+                    }
+                }
+                Some(index)
+            }
+            Err(e) => {
+                let n = self.spool_errors.fetch_add(1, Ordering::Relaxed);
+                if n == 0 || n.is_power_of_two() {
+                    tracing::error!(
+                        error = %e,
+                        failures = n + 1,
+                        "audit spool: cannot write to the spool; entries are kept in memory up to the queue \
+                         capacity (callers wait beyond it) until the spool is writable again"
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if !self.shut_down.load(Ordering::SeqCst) {
+            let pending: u64 = self
+                .queues
+                .iter()
+                .map(|q| {
+                    let st = q.lock();
+                    st.mem as u64 + st.wal_backlog()
+                })
+                .sum();
+            eprintln!(
+                "audit: the Auditor was dropped without `shutdown()`: the chain has no closing \
+                 checkpoint and {pending} queued entries are written only if the runtime keeps \
+                 running{}. Call `auditor.shutdown(timeout).await` before exiting.",
+                if self.spool_dir.is_some() {
+                    " (the spool replays them at the next start)"
+                } else {
+                    ""
+                }
+            );
+        }
+        for q in &self.queues {
+            q.close(Instant::now() + Duration::from_secs(5));
+        }
+    }
+}
+
+async fn checkpoint_timer(inner: Weak<Inner>, interval: Duration) {
+    let tick = (interval / 2).max(Duration::from_millis(5));
+    loop {
+        tokio::time::sleep(tick).await;
+        let Some(inner) = inner.upgrade() else { return };
+        if inner.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut core = inner.core.lock().await;
+        if inner.closed.load(Ordering::SeqCst) {
+            return;
+        }
+        if core.sequencer.checkpoint_due(Instant::now()) {
+            match core.sequencer.checkpoint(false) {
+                Ok(cp) => {
+                    inner.dispatch(&mut core, cp, Delivery::Buffered).await;
+                }
+                Err(e) => tracing::error!(error = %e, "audit: could not write a checkpoint"),
+            }
+        }
+    }
+}
+
+#[cfg(feature = "metrics")]
+fn metrics_counter(name: &'static str, sink: Option<&str>, n: u64) {
+    match sink {
+        Some(sink) => metrics::counter!(name, "sink" => sink.to_owned()).increment(n),
+        None => metrics::counter!(name).increment(n),
+    }
+}
+
+#[cfg(not(feature = "metrics"))]
+fn metrics_counter(_name: &'static str, _sink: Option<&str>, _n: u64) {}
+
+struct Item {
+    /// Seq in the current chain (for strict acks); `None` for entries replayed
+    /// from an earlier run.
+    seq: Option<u64>,
+    /// Index in the spool, if spooled.
+    wal: Option<u64>,
+    event: AuditEvent,
+}
+
+enum Chunk {
+    Mem(VecDeque<Item>),
+    /// Spool indices `from..to`, not held in memory.
+    Wal {
+        from: u64,
+        to: u64,
+    },
+}
+
+type Ack = oneshot::Sender<Result<(), String>>;
+
+#[derive(Default)]
+struct QueueState {
+    chunks: VecDeque<Chunk>,
+    mem: usize,
+    acks: BTreeMap<u64, Vec<Ack>>,
+    closing: Option<Instant>,
+}
+
+impl QueueState {
+    fn push_mem(&mut self, item: Item) {
+        self.mem += 1;
+        if let Some(Chunk::Mem(items)) = self.chunks.back_mut() {
+            items.push_back(item);
+        } else {
+            self.chunks.push_back(Chunk::Mem(VecDeque::from([item])));
+        }
+    }
+
+    fn push_wal(&mut self, index: u64) {
+        match self.chunks.back_mut() {
+            Some(Chunk::Wal { to, .. }) if *to == index => *to += 1,
+            _ => self.chunks.push_back(Chunk::Wal { from: index, to: index + 1 }),
+        }
+    }
+
+    fn wal_backlog(&self) -> u64 {
+        self.chunks
+            .iter()
+            .map(|c| match c {
+                Chunk::Wal { from, to } => to - from,
+                Chunk::Mem(_) => 0,
+            })
+            .sum()
+    }
+}
+
+struct SinkQueue {
+    name: String,
+    capacity: usize,
+    state: Mutex<QueueState>,
+    wake: Notify,
+    space: Notify,
+    cursor: AtomicU64,
+    in_flight: AtomicU64,
+    written: AtomicU64,
+    retried: AtomicU64,
+    failed: AtomicU64,
+    spooled: AtomicU64,
+    replayed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl SinkQueue {
+    fn new(name: String, capacity: usize) -> Self {
+        Self {
+            name,
+            capacity,
+            state: Mutex::new(QueueState::default()),
+            wake: Notify::new(),
+            space: Notify::new(),
+            cursor: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            spooled: AtomicU64::new(0),
+            replayed: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn close(&self, deadline: Instant) {
+        let mut st = self.lock();
+        if st.closing.is_none() {
+            st.closing = Some(deadline);
+        }
+        drop(st);
+        self.wake.notify_one();
+    }
+
+    fn resolve_acks(&self, upto: Option<u64>, result: Result<(), String>) {
+        let Some(upto) = upto else { return };
+        let mut st = self.lock();
+        let rest = st.acks.split_off(&(upto + 1));
+        let done = std::mem::replace(&mut st.acks, rest);
+        drop(st);
+        for tx in done.into_values().flatten() {
+            let _ = tx.send(result.clone());
+        }
+    }
+}
+
+enum Taken {
+    Mem(Vec<Item>),
+    Wal { from: u64, to: u64 },
+    Closed,
+}
+
+struct Worker {
+    queue: Arc<SinkQueue>,
+    sink: Arc<dyn Sink>,
+    batch_size: usize,
+    batch_interval: Duration,
+    retry: RetryPolicy,
+    spool_dir: Option<PathBuf>,
+    chain_id: Uuid,
+}
+
+impl Worker {
+    async fn take(&self) -> Taken {
+        loop {
+            let notified = self.queue.wake.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut guard = self.queue.lock();
+                let st = &mut *guard;
+                let closing = st.closing.is_some();
+                match st.chunks.front_mut() {
+                    Some(Chunk::Mem(items)) => {
+                        let n = items.len().min(self.batch_size);
+                        let batch: Vec<Item> = items.drain(..n).collect();
+                        if items.is_empty() {
+                            st.chunks.pop_front();
+                        }
+                        st.mem -= n;
+                        self.queue.in_flight.store(n as u64, Ordering::SeqCst);
+                        drop(guard);
+                        self.queue.space.notify_waiters();
+                        return Taken::Mem(batch);
+                    }
+                    Some(Chunk::Wal { from, to }) => {
+                        let start = *from;
+                        let end = (*to).min(start + self.batch_size as u64);
+                        *from = end;
+                        if *from == *to {
+                            st.chunks.pop_front();
+                        }
+                        self.queue.in_flight.store(end - start, Ordering::SeqCst);
+                        return Taken::Wal { from: start, to: end };
+                    }
+                    None if closing => return Taken::Closed,
+                    None => {}
+                }
+            }
+            notified.await;
+        }
+    }
+
+    async fn run(self) {
+        let mut reader = self.spool_dir.as_deref().map(WalReader::new);
+        loop {
+            if !self.batch_interval.is_zero() {
+                tokio::time::sleep(self.batch_interval).await;
+            }
+            let (items, from_spool) = match self.take().await {
+                Taken::Closed => break,
+                Taken::Mem(items) => (items, false),
+                Taken::Wal { from, to } => {
+                    let read = match reader.as_mut() {
+                        Some(r) => r.read(from, to, (to - from) as usize),
+                        None => Err(std::io::Error::other("no spool configured")),
+                    };
+                    match read {
+                        Ok(entries) => {
+                            let items = entries
+                                .into_iter()
+                                .map(|(index, event)| Item {
+                                    seq: event
+                                        .chain
+                                        .as_ref()
+                                        .filter(|c| c.id == self.chain_id)
+                                        .map(|c| c.seq),
+                                    wal: Some(index),
+                                    event,
+                                })
+                                .collect();
+                            (items, true)
+                        }
+                        Err(e) => {
+                            let n = to - from;
+                            self.queue.failed.fetch_add(n, Ordering::Relaxed);
+                            tracing::error!(
+                                sink = %self.queue.name, error = %e, entries = n,
+                                "audit: cannot read entries back from the spool; they are counted as failed"
+                            );
+                            self.advance_cursor(Some(to - 1));
+                            self.queue.in_flight.store(0, Ordering::SeqCst);
+                            continue;
+                        }
+                    }
+                }
+            };
+            if !self.deliver(items, from_spool).await {
+                return;
+            }
+            self.queue.in_flight.store(0, Ordering::SeqCst);
+        }
+        if let Err(e) = self.sink.flush().await {
+            tracing::error!(sink = %self.queue.name, error = %e, "audit: sink flush failed at shutdown");
+        }
+        if let Err(e) = self.sink.shutdown().await {
+            tracing::error!(sink = %self.queue.name, error = %e, "audit: sink shutdown failed");
+        }
+    }
+
+    fn advance_cursor(&self, last_wal: Option<u64>) {
+        let (Some(last), Some(dir)) = (last_wal, self.spool_dir.as_deref()) else { return };
+        self.queue.cursor.store(last + 1, Ordering::SeqCst);
+        if let Err(e) = spool::store_cursor(dir, &self.queue.name, last + 1) {
+            tracing::warn!(
+                sink = %self.queue.name, error = %e,
+                "audit spool: cannot save the delivery cursor; entries may be written again after a restart"
+            );
+        }
+    }
+
+    /// Writes a batch, retrying transient failures; `false` when it gave up
+    /// because the shutdown deadline passed (the batch stays counted as in flight).
+    async fn deliver(&self, items: Vec<Item>, from_spool: bool) -> bool {
+        let n = items.len() as u64;
+        let max_seq = items.iter().filter_map(|i| i.seq).max();
+        let last_wal = items.iter().rev().find_map(|i| i.wal);
+        let events: Vec<AuditEvent> = items.into_iter().map(|i| i.event).collect();
+        let mut attempt = 0u32;
+        loop {
+            match self.sink.write_batch(&events).await {
+                Ok(()) => {
+                    self.queue.written.fetch_add(n, Ordering::Relaxed);
+                    metrics_counter("audit_written_total", Some(&self.queue.name), n);
+                    if from_spool {
+                        self.queue.replayed.fetch_add(n, Ordering::Relaxed);
+                    }
+                    self.queue.resolve_acks(max_seq, Ok(()));
+                    self.advance_cursor(last_wal);
+                    return true;
+                }
+                Err(e) if e.is_retryable() => {
+                    self.queue.retried.fetch_add(1, Ordering::Relaxed);
+                    metrics_counter("audit_retried_total", Some(&self.queue.name), 1);
+                    if attempt == 0 || attempt.is_power_of_two() {
+                        tracing::warn!(
+                            sink = %self.queue.name, error = %e, attempt = attempt + 1, entries = n,
+                            "audit: sink write failed; retrying with backoff"
+                        );
+                    }
+                    // Strict callers learn now; the batch keeps being retried.
+                    self.queue.resolve_acks(max_seq, Err(e.to_string()));
+                    let closing = self.queue.lock().closing;
+                    if closing.is_some_and(|deadline| Instant::now() >= deadline) {
+                        tracing::error!(
+                            sink = %self.queue.name, entries = n,
+                            "audit: shutdown deadline passed while the sink was failing; {}",
+                            if self.spool_dir.is_some() {
+                                "the entries stay in the spool and are replayed at the next start"
+                            } else {
+                                "the entries are lost (configure a spool to keep them)"
+                            }
+                        );
+                        return false;
+                    }
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                    attempt = attempt.saturating_add(1);
+                }
+                Err(e) => {
+                    self.queue.failed.fetch_add(n, Ordering::Relaxed);
+                    metrics_counter("audit_failed_total", Some(&self.queue.name), n);
+                    let kept = self
+                        .spool_dir
+                        .as_deref()
+                        .map(|dir| spool::dead_letter(dir, &self.queue.name, &events));
+                    match kept {
+                        Some(Ok(path)) => tracing::error!(
+                            sink = %self.queue.name, error = %e, entries = n, dead_letter = %path.display(),
+                            "audit: sink rejected a batch permanently; it was moved to the dead-letter file"
+                        ),
+                        Some(Err(io)) => tracing::error!(
+                            sink = %self.queue.name, error = %e, spool_error = %io, entries = n,
+                            "audit: sink rejected a batch permanently and the dead-letter file could not be written; the entries are lost"
+                        ),
+                        None => tracing::error!(
+                            sink = %self.queue.name, error = %e, entries = n,
+                            "audit: sink rejected a batch permanently and there is no spool to keep it; the entries are lost"
+                        ),
+                    }
+                    self.queue.resolve_acks(max_seq, Err(e.to_string()));
+                    self.advance_cursor(last_wal);
+                    return true;
+                }
+            }
+        }
     }
 }

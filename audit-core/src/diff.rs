@@ -1,11 +1,415 @@
-//! Field-level changes (interface stub; being implemented).
-use crate::Change;
-use serde::Serialize;
+//! Field-level changes: what an operation changed, as `[{path, before, after}]`.
+//!
+//! [`diff`] compares two JSON values and returns one [`Change`] per field that
+//! differs; [`diff_serialize`] does the same for any two [`Serialize`] values
+//! (a DTO before and after an update). The builder method
+//! [`AuditEventBuilder::changes_between`](crate::AuditEventBuilder::changes_between)
+//! calls it for you.
+//!
+//! ```
+//! use audit_core::diff::diff;
+//! use serde_json::json;
+//!
+//! let before = json!({"name": "Apollo", "members": [{"role": "viewer"}], "archived": false});
+//! let after = json!({"name": "Apollo", "members": [{"role": "admin"}], "region": "eu"});
+//! let changes = diff(&before, &after);
+//!
+//! let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+//! assert_eq!(paths, ["archived", "members[0].role", "region"]);
+//! assert_eq!(changes[1].before, "viewer");
+//! assert_eq!(changes[1].after, "admin");
+//! assert_eq!(changes[0].after, serde_json::Value::Null); // removed: the missing side is null
+//! ```
+//!
+//! # The rules
+//!
+//! - Objects are compared key by key. A key only one side has is one change
+//!   whose missing side is `null`, carrying the whole value of the other side.
+//!   A field that is `null` on one side and missing on the other is no change.
+//! - Arrays of equal length are compared index by index. Arrays of different
+//!   lengths are one change carrying both whole arrays: an insertion at the
+//!   front would otherwise show up as a change of every element.
+//! - Scalars, and values of different types, are compared directly.
+//! - Unchanged fields produce nothing; equal values produce an empty list.
+//! - Changes come in document order: the fields of `before` in its order, then
+//!   the fields only `after` has.
+//!
+//! # Paths
+//!
+//! Object keys are joined with dots and array indices are written `[n]`:
+//! `settings.webhook_url`, `members[2].role`. A change of the whole value
+//! (two different scalars at the top) has the empty path `""`. A key that is
+//! empty or contains `.`, `[`, `]` or `"` is written as a bracketed JSON string,
+//! so that the path can be read back unambiguously: `labels["app.kubernetes.io/name"]`.
+//!
+//! # Depth
+//!
+//! The comparison walks at most [`MAX_DEPTH`] levels, without recursion, so
+//! values built by code cannot overflow the stack. Below that depth a differing
+//! subtree is reported as one change at the path where the walk stopped; a side
+//! that is itself more than [`MAX_DEPTH`] levels deep is carried as the string
+//! [`TOO_DEEP`] rather than copied.
 
-/// The field-level differences between two serializable values.
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::Change;
+
+/// How many levels of nesting [`diff`] walks before it reports a differing
+/// subtree as a single change.
+pub const MAX_DEPTH: usize = 64;
+
+/// The value that stands in for a side of a change that is nested too deeply
+/// to be copied into an entry.
+pub const TOO_DEEP: &str = "[too deep to diff]";
+
+/// The field-level differences between two JSON values; see the
+/// [module docs](self) for the rules and the path syntax.
+pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
+    let mut changes = Vec::new();
+    // An explicit stack instead of recursion; entries are pushed in reverse so
+    // that changes come out in document order.
+    let mut stack: Vec<Pending<'_>> =
+        vec![Pending { path: String::new(), before: Some(before), after: Some(after), depth: 0 }];
+    while let Some(Pending { path, before, after, depth }) = stack.pop() {
+        match (before, after) {
+            (Some(Value::Object(b)), Some(Value::Object(a))) if depth < MAX_DEPTH => {
+                let mut children = Vec::with_capacity(b.len().max(a.len()));
+                for (key, bv) in b {
+                    children.push(Pending {
+                        path: push_key(&path, key),
+                        before: Some(bv),
+                        after: a.get(key),
+                        depth: depth + 1,
+                    });
+                }
+                for (key, av) in a.iter().filter(|(k, _)| !b.contains_key(*k)) {
+                    children.push(Pending {
+                        path: push_key(&path, key),
+                        before: None,
+                        after: Some(av),
+                        depth: depth + 1,
+                    });
+                }
+                stack.extend(children.into_iter().rev());
+            }
+            (Some(Value::Array(b)), Some(Value::Array(a)))
+                if depth < MAX_DEPTH && b.len() == a.len() =>
+            {
+                stack.extend(b.iter().zip(a).enumerate().rev().map(|(i, (bv, av))| Pending {
+                    path: push_index(&path, i),
+                    before: Some(bv),
+                    after: Some(av),
+                    depth: depth + 1,
+                }));
+            }
+            (Some(b), Some(a)) => {
+                if !deep_eq(b, a) {
+                    changes.push(Change {
+                        path,
+                        before: bounded_clone(b),
+                        after: bounded_clone(a),
+                    });
+                }
+            }
+            // A missing field reads as null: null on one side and missing on
+            // the other is no change.
+            (Some(Value::Null), None) | (None, Some(Value::Null)) | (None, None) => {}
+            (Some(b), None) => {
+                changes.push(Change { path, before: bounded_clone(b), after: Value::Null })
+            }
+            (None, Some(a)) => {
+                changes.push(Change { path, before: Value::Null, after: bounded_clone(a) })
+            }
+        }
+    }
+    changes
+}
+
+/// The field-level differences between two serializable values, e.g. a record
+/// before and after an update; see [`diff`].
+///
+/// Both values are converted with [`serde_json::to_value`]. A value that cannot
+/// be converted (a map with non-string keys, a `Serialize` impl that fails)
+/// does not panic: the result is a single change at the path `""` whose side
+/// that failed is a string explaining why, `"[not serializable: <error>]"`.
+///
+/// ```
+/// use audit_core::diff::diff_serialize;
+///
+/// #[derive(serde::Serialize)]
+/// struct Project { name: String, archived: bool }
+///
+/// let before = Project { name: "Apollo".into(), archived: false };
+/// let after = Project { name: "Apollo".into(), archived: true };
+/// let changes = diff_serialize(&before, &after);
+/// assert_eq!(changes.len(), 1);
+/// assert_eq!(changes[0].path, "archived");
+/// ```
 pub fn diff_serialize<B: Serialize + ?Sized, A: Serialize + ?Sized>(
-    _before: &B,
-    _after: &A,
+    before: &B,
+    after: &A,
 ) -> Vec<Change> {
-    Vec::new()
+    match (serde_json::to_value(before), serde_json::to_value(after)) {
+        (Ok(b), Ok(a)) => {
+            let changes = diff(&b, &a);
+            drop_deep(b);
+            drop_deep(a);
+            changes
+        }
+        (b, a) => {
+            let side = |r: Result<Value, serde_json::Error>| match r {
+                Ok(v) => {
+                    let kept = bounded_clone(&v);
+                    drop_deep(v);
+                    kept
+                }
+                Err(e) => Value::String(format!("[not serializable: {e}]")),
+            };
+            vec![Change { path: String::new(), before: side(b), after: side(a) }]
+        }
+    }
+}
+
+/// One pair of values still to compare.
+struct Pending<'a> {
+    path: String,
+    before: Option<&'a Value>,
+    after: Option<&'a Value>,
+    depth: usize,
+}
+
+/// Appends an object key to a path, quoting it when it would be ambiguous.
+fn push_key(path: &str, key: &str) -> String {
+    let needs_quotes = key.is_empty() || key.contains(['.', '[', ']', '"']);
+    let mut out = String::with_capacity(path.len() + key.len() + 4);
+    out.push_str(path);
+    if needs_quotes {
+        out.push('[');
+        // `Value`'s `Display` writes a JSON string literal and cannot fail.
+        out.push_str(&Value::String(key.to_owned()).to_string());
+        out.push(']');
+    } else {
+        if !path.is_empty() {
+            out.push('.');
+        }
+        out.push_str(key);
+    }
+    out
+}
+
+/// Appends an array index to a path.
+fn push_index(path: &str, index: usize) -> String {
+    format!("{path}[{index}]")
+}
+
+/// Splits a change path back into its segments: object keys (unquoted) and
+/// array indices (as their digits). Never fails: text that does not follow the
+/// path syntax becomes a segment of its own.
+pub(crate) fn path_segments(path: &str) -> Vec<String> {
+    let mut segments = Vec::new();
+    let mut current = String::new();
+    // Whether the last segment ended with `]`, so that a following `.` does
+    // not end an empty segment.
+    let mut after_bracket = false;
+    let mut chars = path.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '.' => {
+                if !(after_bracket && current.is_empty()) {
+                    segments.push(std::mem::take(&mut current));
+                }
+                after_bracket = false;
+            }
+            '[' => {
+                after_bracket = true;
+                if !current.is_empty() {
+                    segments.push(std::mem::take(&mut current));
+                }
+                let rest = &path[i + 1..];
+                if rest.starts_with('"') {
+                    // A quoted key: a JSON string literal up to its closing quote.
+                    if let Some(end) = json_string_end(rest) {
+                        let literal = &rest[..=end];
+                        let key = serde_json::from_str::<String>(literal)
+                            .unwrap_or_else(|_| literal.to_owned());
+                        segments.push(key);
+                        let skip_to = i + 1 + end + 1;
+                        while chars.peek().is_some_and(|(j, _)| *j < skip_to) {
+                            chars.next();
+                        }
+                        if chars.peek().is_some_and(|(_, c)| *c == ']') {
+                            chars.next();
+                        }
+                        continue;
+                    }
+                }
+                // An index (or anything else) up to the closing bracket.
+                let mut inner = String::new();
+                for (_, c) in chars.by_ref() {
+                    if c == ']' {
+                        break;
+                    }
+                    inner.push(c);
+                }
+                segments.push(inner);
+            }
+            c => {
+                current.push(c);
+                after_bracket = false;
+            }
+        }
+    }
+    if !current.is_empty() {
+        segments.push(current);
+    }
+    segments
+}
+
+/// The byte offset of the quote that closes the JSON string literal starting
+/// at the beginning of `s`.
+fn json_string_end(s: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, b) in s.bytes().enumerate().skip(1) {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether two values are equal, compared without recursion.
+pub(crate) fn deep_eq(a: &Value, b: &Value) -> bool {
+    let mut stack = vec![(a, b)];
+    while let Some((a, b)) = stack.pop() {
+        match (a, b) {
+            (Value::Object(x), Value::Object(y)) => {
+                if x.len() != y.len() {
+                    return false;
+                }
+                for (k, xv) in x {
+                    match y.get(k) {
+                        Some(yv) => stack.push((xv, yv)),
+                        None => return false,
+                    }
+                }
+            }
+            (Value::Array(x), Value::Array(y)) => {
+                if x.len() != y.len() {
+                    return false;
+                }
+                stack.extend(x.iter().zip(y));
+            }
+            (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => {
+                return false;
+            }
+            (x, y) => {
+                if x != y {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// Whether a value nests containers more than `limit` levels deep (a scalar
+/// has depth 0, `[]` and `[1]` depth 1, `[[1]]` depth 2). Walks without
+/// recursion and stops as soon as the answer is known.
+pub(crate) fn deeper_than(value: &Value, limit: usize) -> bool {
+    let mut stack = vec![(value, 0usize)];
+    while let Some((v, depth)) = stack.pop() {
+        match v {
+            Value::Array(_) | Value::Object(_) if depth >= limit => return true,
+            Value::Array(items) => stack.extend(items.iter().map(|c| (c, depth + 1))),
+            Value::Object(map) => stack.extend(map.values().map(|c| (c, depth + 1))),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// A copy of a value, or [`TOO_DEEP`] if copying it (and later serializing or
+/// dropping the copy) could overflow the stack.
+fn bounded_clone(value: &Value) -> Value {
+    if deeper_than(value, MAX_DEPTH) { Value::String(TOO_DEEP.to_owned()) } else { value.clone() }
+}
+
+/// Drops a value without recursion. `serde_json::Value`'s own `Drop` recurses
+/// once per level, which overflows the stack on values built by code that are
+/// many thousands of levels deep.
+pub(crate) fn drop_deep(value: Value) {
+    if !matches!(value, Value::Array(_) | Value::Object(_)) {
+        return;
+    }
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_round_trip_through_segments() {
+        let cases: &[(&str, &[&str])] = &[
+            ("", &[]),
+            ("name", &["name"]),
+            ("settings.webhook_url", &["settings", "webhook_url"]),
+            ("members[2].role", &["members", "2", "role"]),
+            ("[0][1]", &["0", "1"]),
+            (r#"labels["app.kubernetes.io/name"]"#, &["labels", "app.kubernetes.io/name"]),
+            (r#"a["x\"]y"].b"#, &["a", "x\"]y", "b"]),
+            (r#"[""]"#, &[""]),
+        ];
+        for (path, want) in cases {
+            assert_eq!(path_segments(path), *want, "{path}");
+        }
+    }
+
+    #[test]
+    fn malformed_paths_do_not_panic() {
+        for path in ["[", "a[", "a[\"", "a[\"x", "]", "a..b", "[\"\\", "é[ü]", "a[\"é\"]"] {
+            let _ = path_segments(path);
+        }
+    }
+
+    #[test]
+    fn quoted_keys_are_written_as_json_strings() {
+        assert_eq!(push_key("", "a.b"), r#"["a.b"]"#);
+        assert_eq!(push_key("x", "a[0]"), r#"x["a[0]"]"#);
+        assert_eq!(push_key("x", ""), r#"x[""]"#);
+        assert_eq!(push_key("x", "plain"), "x.plain");
+    }
+
+    #[test]
+    fn depth_is_measured_by_containers() {
+        assert!(!deeper_than(&json!(1), 0));
+        assert!(deeper_than(&json!([]), 0));
+        assert!(!deeper_than(&json!([[1]]), 2));
+        assert!(deeper_than(&json!([[[1]]]), 2));
+        assert!(deeper_than(&json!({"a": {"b": {}}}), 2));
+    }
+
+    #[test]
+    fn deep_eq_matches_partial_eq() {
+        let values =
+            [json!(null), json!(1), json!(1.5), json!("a"), json!([1, 2]), json!({"a": [1]})];
+        for a in &values {
+            for b in &values {
+                assert_eq!(deep_eq(a, b), a == b, "{a} vs {b}");
+            }
+        }
+        assert!(!deep_eq(&json!({"a": 1}), &json!({"b": 1})));
+    }
 }

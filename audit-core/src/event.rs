@@ -430,7 +430,7 @@ pub struct ParseEnumError {
 }
 
 impl ParseEnumError {
-    fn new(what: &'static str, value: &str, expected: &'static str) -> Self {
+    pub(crate) fn new(what: &'static str, value: &str, expected: &'static str) -> Self {
         Self { what, value: value.to_owned(), expected }
     }
 }

@@ -59,7 +59,7 @@ pub use event::{
 pub use global::{SetGlobalAuditorError, global_auditor, set_global_auditor};
 pub use integrity::{SigningKey, VerifyingKey};
 pub use query::Query;
-pub use redact::{Redactor, Sensitive};
+pub use redact::{Redactor, RedactorBuilder, Sensitive};
 pub use scope::AuditScope;
 pub use sink::{Sink, SinkError, SinkErrorKind};
 pub use store::AuditStore;

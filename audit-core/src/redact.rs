@@ -1,20 +1,908 @@
-//! Redaction (interface stub; being implemented).
-use crate::AuditEvent;
+//! Redaction: secrets never leave the process.
+//!
+//! The [`Auditor`](crate::Auditor) runs its [`Redactor`] on every entry right
+//! after enrichment, **before the entry is hashed into the chain and before any
+//! sink sees it**. Redaction is always on; [`Redactor::builder`] adds to or
+//! replaces the defaults.
+//!
+//! ```
+//! use audit_core::{AuditEvent, Body, HttpRequest, Redactor, Request};
+//! use serde_json::json;
+//!
+//! let mut http = HttpRequest::new("POST", "/login");
+//! http.query = Some("next=/home&access_token=abc123".into());
+//! http.headers.insert("authorization".into(), "Bearer abc123".into());
+//! http.body = Some(Body::Json(json!({"email": "alice@example.com", "newPassword": "hunter2"})));
+//! let mut event = AuditEvent::builder("user.login").request(Request::Http(http)).build();
+//!
+//! Redactor::default().redact_event(&mut event);
+//!
+//! let json = serde_json::to_string(&event).unwrap();
+//! assert!(!json.contains("abc123") && !json.contains("hunter2"));
+//! assert!(json.contains(r#""query":"next=/home&access_token=[REDACTED]""#));
+//! assert!(json.contains(r#""newPassword":"[REDACTED]""#));
+//! ```
+//!
+//! # What is redacted
+//!
+//! [`Redactor::redact_event`] covers every part of an entry that carries data
+//! from the request or the application:
+//!
+//! - HTTP request headers: the value of every sensitive header (see below).
+//!   Other headers that carry a URL with a query string (`Referer`,
+//!   `Location`, ...) get their query redacted like the request's.
+//! - The HTTP query string: the values of sensitive parameters; everything
+//!   else is kept byte for byte.
+//! - Request and response bodies and gRPC messages ([`Body::Json`]), at any
+//!   depth, by key.
+//! - `changes`: when any segment of a change's path is a sensitive key
+//!   (`credentials.password`, `api_keys[0]`), both `before` and `after` are
+//!   replaced; otherwise both are redacted by key like a body.
+//! - `metadata`, by key like a body.
+//!
+//! The event name, actor, resource, `reason` and `description` are not
+//! touched: they are written by the application, not copied from a request.
+//!
+//! # The matching rule
+//!
+//! Names are compared in a normalized form: lowercased, with `_`, `-`, `.` and
+//! spaces removed, so `apiKey`, `api_key`, `API-KEY` and `Api.Key` are all
+//! `apikey`.
+//!
+//! - A JSON key is sensitive if its normalized form **contains** a normalized
+//!   key pattern. `password` therefore also catches `new_password`,
+//!   `passwordConfirmation` and `user[password]`; `secret` catches
+//!   `clientSecret` and `webhook_secret`; `token` catches `refresh_token` (and
+//!   `token_count`). This over-redacts on purpose: a field that is redacted
+//!   without need costs a little context, a secret that is missed cannot be
+//!   taken back from the sinks.
+//! - A query parameter is sensitive if its percent-decoded name matches a key
+//!   pattern or a query parameter pattern, by the same rule.
+//! - A header is sensitive if its normalized name **equals** a header pattern,
+//!   or matches a key pattern by the rule above (so `X-Refresh-Token` is caught
+//!   by `token`).
+//! - A pattern containing `*` is a glob matched against the **whole**
+//!   normalized name instead: `x-*-secret` (normalized `x*secret`) matches
+//!   `X-Webhook-Secret` but not `my-x-secret-id`.
+//!
+//! The defaults are [`DEFAULT_HEADERS`], [`DEFAULT_KEYS`] (which also apply
+//! to query parameters and headers) and [`DEFAULT_QUERY_PARAMS`].
+//!
+//! # The replacement
+//!
+//! The whole value under a sensitive key is replaced, even an object or an
+//! array, by the string [`REDACTED`] (`"[REDACTED]"`).
+//!
+//! With [`RedactorBuilder::hmac_key`] it is replaced by a keyed digest instead,
+//! `"hmac-sha256:<hex>"`, as HashiCorp Vault does for its audit devices: an
+//! investigator can tell that two entries carried the same secret (the same
+//! leaked API key used from two addresses) without seeing it, and can check a
+//! suspected value by computing its HMAC with the key. The digest is taken over
+//! a string's own bytes (for a query parameter, its percent-decoded value), and
+//! over the compact JSON text of any other value. Keep the key as secret as the
+//! values it protects, and make it long and random: anyone who has it can test
+//! guesses against the digests.
+//!
+//! # Depth
+//!
+//! JSON built by code can be nested arbitrarily deep. The redactor walks at
+//! most [`DEFAULT_MAX_DEPTH`] levels (see [`RedactorBuilder::max_depth`])
+//! without recursion; a container nested deeper is replaced wholesale by
+//! [`TOO_DEEP`] (`"[REDACTED: too deep]"`). So after redaction no JSON value in
+//! an entry is deeper than the limit, and every sink can serialize it and read
+//! it back.
+//!
+//! # Limits
+//!
+//! Redaction goes by names. It does not find a secret in a URL path
+//! (`/reset/<token>`), in a value under an innocent key (`"note": "pw is
+//! hunter2"`), in free text such as `reason` or `description`, or in a body the
+//! capture left out (those are [`Body::Omitted`] and carry no content). Keep
+//! secrets out of paths, and wrap secret fields of your own types in
+//! [`Sensitive`].
 
-/// Removes secrets from entries before they are hashed or leave the process.
-#[derive(Debug, Clone, Default)]
-pub struct Redactor {}
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Deref;
 
-impl Redactor {
-    /// Redacts every part of an entry in place.
-    pub fn redact_event(&self, _event: &mut AuditEvent) {}
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use sha2::Sha256;
+
+use crate::diff::{deeper_than, drop_deep, path_segments};
+use crate::{AuditEvent, Body, Request};
+
+/// The string that replaces a redacted value.
+pub const REDACTED: &str = "[REDACTED]";
+
+/// The string that replaces a JSON container nested deeper than the
+/// redactor's [`max_depth`](RedactorBuilder::max_depth).
+pub const TOO_DEEP: &str = "[REDACTED: too deep]";
+
+/// The prefix of a keyed digest that replaces a value in HMAC mode.
+pub const HMAC_PREFIX: &str = "hmac-sha256:";
+
+/// How many levels of JSON nesting are walked by default.
+pub const DEFAULT_MAX_DEPTH: usize = 64;
+
+/// The largest accepted [`max_depth`](RedactorBuilder::max_depth). Entries
+/// must stay readable by `serde_json`, which refuses documents nested more
+/// than 128 levels deep, and an entry adds a few levels of its own.
+pub const MAX_DEPTH_LIMIT: usize = 100;
+
+/// Headers redacted by default, matched whole (after normalization).
+///
+/// Any header whose name matches a key pattern is redacted too: with the
+/// default keys that includes every `*-token`, `*-secret`, `*-api-key` and
+/// `*-cookie` header.
+pub const DEFAULT_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+    "x-csrf-token",
+    "x-xsrf-token",
+    "x-amz-security-token",
+];
+
+/// JSON key patterns redacted by default, at any depth, matched by
+/// containment (after normalization; see the [module docs](self)).
+///
+/// Generous on purpose: `token` also redacts `token_count`, `cookie` also
+/// redacts `cookie_consent`. Short patterns that would catch common innocent
+/// words (`pin`, `ssn`, `otp`, `code`) are left out; add them with
+/// [`RedactorBuilder::key`] where your data needs them.
+pub const DEFAULT_KEYS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "api_key",
+    "access_key",
+    "private_key",
+    "client_secret",
+    "credential",
+    "authorization",
+    "cookie",
+    "session_id",
+    "card_number",
+    "cvv",
+    "cvc",
+    "security_code",
+    "jwt",
+    "mnemonic",
+];
+
+/// Query parameter patterns redacted by default in addition to
+/// [`DEFAULT_KEYS`]: the signatures of pre-signed URLs (`X-Amz-Signature`).
+pub const DEFAULT_QUERY_PARAMS: &[&str] = &["signature"];
+
+/// Removes secrets from entries before they are hashed or leave the process;
+/// see the [module docs](self) for what it covers and how names are matched.
+///
+/// `Redactor::default()` uses the defaults; [`Redactor::builder`] adds to
+/// them or replaces them. Cloning is cheap enough to do once per auditor.
+/// `Debug` shows the patterns but never the HMAC key.
+///
+/// ```
+/// use audit_core::Redactor;
+/// use serde_json::json;
+///
+/// let redactor = Redactor::builder().key("ssn").header("x-tenant-secret").build();
+/// let mut value = json!({"user": {"name": "Alice", "SSN": "078-05-1120", "apiKey": "k_1"}});
+/// redactor.redact_json(&mut value);
+/// assert_eq!(
+///     value,
+///     json!({"user": {"name": "Alice", "SSN": "[REDACTED]", "apiKey": "[REDACTED]"}})
+/// );
+/// ```
+#[derive(Clone)]
+pub struct Redactor {
+    headers: Vec<Pattern>,
+    keys: Vec<Pattern>,
+    query_params: Vec<Pattern>,
+    hmac: Option<Hmac<Sha256>>,
+    max_depth: usize,
 }
 
-/// A value that always serializes redacted.
-#[derive(Clone, Default)]
-pub struct Sensitive<T>(pub T);
-impl<T> std::fmt::Debug for Sensitive<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("[REDACTED]")
+impl Default for Redactor {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Redactor")
+            .field("headers", &PatternList(&self.headers))
+            .field("keys", &PatternList(&self.keys))
+            .field("query_params", &PatternList(&self.query_params))
+            .field("mode", &if self.hmac.is_some() { "hmac-sha256" } else { "replace" })
+            .field("max_depth", &self.max_depth)
+            .finish()
+    }
+}
+
+impl Redactor {
+    /// Starts configuring a redactor, with the defaults included unless
+    /// [`RedactorBuilder::no_defaults`] is called.
+    pub fn builder() -> RedactorBuilder {
+        RedactorBuilder::new()
+    }
+
+    /// Redacts every part of an entry in place: request headers, query and
+    /// body, gRPC message, response body, changes and metadata. See the
+    /// [module docs](self).
+    pub fn redact_event(&self, event: &mut AuditEvent) {
+        match &mut event.request {
+            Some(Request::Http(http)) => {
+                self.redact_headers(&mut http.headers);
+                if let Some(query) = &mut http.query {
+                    *query = self.redact_query(query);
+                }
+                // The path is documented to be without its query; if one
+                // slipped in anyway, it is redacted like the query.
+                if http.path.contains('?') {
+                    http.path = self.redact_url(&http.path);
+                }
+                if let Some(body) = &mut http.body {
+                    self.redact_body(body);
+                }
+            }
+            Some(Request::Grpc(grpc)) => {
+                if let Some(message) = &mut grpc.message {
+                    self.redact_body(message);
+                }
+            }
+            None => {}
+        }
+        if let Some(body) = event.response.as_mut().and_then(|r| r.body.as_mut()) {
+            self.redact_body(body);
+        }
+        for change in &mut event.changes {
+            if path_segments(&change.path).iter().any(|s| self.is_sensitive_key(s)) {
+                self.replace_sensitive(&mut change.before);
+                self.replace_sensitive(&mut change.after);
+            } else {
+                self.redact_json(&mut change.before);
+                self.redact_json(&mut change.after);
+            }
+        }
+        self.redact_map(&mut event.metadata, 0);
+    }
+
+    /// Redacts a captured body in place; a body that was not kept has nothing
+    /// to redact.
+    pub fn redact_body(&self, body: &mut Body) {
+        match body {
+            Body::Json(value) => self.redact_json(value),
+            Body::Omitted(_) => {}
+        }
+    }
+
+    /// Redacts a JSON value in place: the value under every sensitive key, at
+    /// any depth (objects inside arrays included), is replaced, and containers
+    /// nested deeper than the limit are replaced by [`TOO_DEEP`]. A scalar at
+    /// the top has no key and is left as it is.
+    pub fn redact_json(&self, value: &mut Value) {
+        if is_container(value) && self.max_depth == 0 {
+            replace(value, Value::String(TOO_DEEP.to_owned()));
+            return;
+        }
+        let mut stack = vec![(value, 0usize)];
+        while let Some((value, depth)) = stack.pop() {
+            match value {
+                Value::Object(map) => self.visit_entries(map, depth, &mut stack),
+                Value::Array(items) => {
+                    for item in items {
+                        self.visit_child(item, depth + 1, &mut stack);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Redacts the values of sensitive headers in place (names are matched
+    /// case-insensitively), and the query string of any other header whose
+    /// value contains one (`Referer: https://app/cb?token=..`).
+    pub fn redact_headers(&self, headers: &mut BTreeMap<String, String>) {
+        for (name, value) in headers.iter_mut() {
+            if self.is_sensitive_header(name) {
+                *value = self.mask(value);
+            } else if value.contains('?') {
+                *value = self.redact_url(value);
+            }
+        }
+    }
+
+    /// Returns a query string (without the leading `?`) with the values of
+    /// sensitive parameters replaced.
+    ///
+    /// Everything else is kept byte for byte: order, encoding, repeated and
+    /// empty parameters, parameters without `=`. Names are percent-decoded
+    /// before matching (`api%5Fkey` is `api_key`). Parameters are split on
+    /// `&`; a parameter whose value contains `;` is also read as `;`-separated
+    /// parameters, as some servers do, so `a=1;token=x` loses `x` too.
+    ///
+    /// ```
+    /// let r = audit_core::Redactor::default();
+    /// assert_eq!(
+    ///     r.redact_query("page=2&api%5Fkey=k1&flag&sort=asc"),
+    ///     "page=2&api%5Fkey=[REDACTED]&flag&sort=asc",
+    /// );
+    /// ```
+    pub fn redact_query(&self, query: &str) -> String {
+        let mut out = String::with_capacity(query.len());
+        for (i, pair) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            if self.redact_pair(pair, &mut out) {
+                continue;
+            }
+            if pair.contains(';') {
+                for (j, part) in pair.split(';').enumerate() {
+                    if j > 0 {
+                        out.push(';');
+                    }
+                    if !self.redact_pair(part, &mut out) {
+                        out.push_str(part);
+                    }
+                }
+            } else {
+                out.push_str(pair);
+            }
+        }
+        out
+    }
+
+    /// Whether a header is sensitive: its normalized name equals a header
+    /// pattern or matches a key pattern. Case-insensitive.
+    pub fn is_sensitive_header(&self, name: &str) -> bool {
+        let name = normalize(name);
+        self.headers.iter().any(|p| p.matches(&name)) || self.keys.iter().any(|p| p.matches(&name))
+    }
+
+    /// Whether a JSON key (or a segment of a change path) is sensitive: its
+    /// normalized form contains a normalized key pattern, or matches a glob
+    /// pattern whole.
+    pub fn is_sensitive_key(&self, key: &str) -> bool {
+        let key = normalize(key);
+        self.keys.iter().any(|p| p.matches(&key))
+    }
+
+    /// Whether a query parameter is sensitive: its percent-decoded name
+    /// matches a key pattern or a query parameter pattern.
+    pub fn is_sensitive_query_param(&self, name: &str) -> bool {
+        let name = normalize(&decode_name(name));
+        self.keys.iter().any(|p| p.matches(&name))
+            || self.query_params.iter().any(|p| p.matches(&name))
+    }
+
+    /// The replacement for a secret string: [`REDACTED`], or in HMAC mode
+    /// `hmac-sha256:<hex>` of the string's bytes.
+    ///
+    /// ```
+    /// use audit_core::Redactor;
+    ///
+    /// assert_eq!(Redactor::default().mask("hunter2"), "[REDACTED]");
+    /// let keyed = Redactor::builder().hmac_key(b"0123456789abcdef0123456789abcdef").build();
+    /// let digest = keyed.mask("hunter2");
+    /// assert!(digest.starts_with("hmac-sha256:") && !digest.contains("hunter2"));
+    /// assert_eq!(digest, keyed.mask("hunter2"));
+    /// ```
+    pub fn mask(&self, value: &str) -> String {
+        self.digest(value.as_bytes())
+    }
+
+    /// Whether entries are redacted with a keyed digest instead of
+    /// [`REDACTED`].
+    pub fn is_hmac(&self) -> bool {
+        self.hmac.is_some()
+    }
+
+    /// How many levels of JSON nesting are walked.
+    pub fn max_depth(&self) -> usize {
+        self.max_depth
+    }
+
+    fn digest(&self, bytes: &[u8]) -> String {
+        match &self.hmac {
+            Some(mac) => {
+                let mut mac = mac.clone();
+                mac.update(bytes);
+                format!("{HMAC_PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
+            }
+            None => REDACTED.to_owned(),
+        }
+    }
+
+    /// The replacement for a whole JSON value under a sensitive key.
+    fn mask_value(&self, value: &Value) -> Value {
+        let masked = match value {
+            Value::String(s) => self.mask(s),
+            _ if self.hmac.is_none() => REDACTED.to_owned(),
+            // Serializing recurses; a value this deep is not digested.
+            _ if deeper_than(value, self.max_depth) => TOO_DEEP.to_owned(),
+            // `Value`'s `Display` is its compact JSON text and cannot fail.
+            _ => self.digest(value.to_string().as_bytes()),
+        };
+        Value::String(masked)
+    }
+
+    /// Replaces a value under a sensitive key.
+    fn replace_sensitive(&self, slot: &mut Value) {
+        let masked = self.mask_value(slot);
+        replace(slot, masked);
+    }
+
+    fn redact_map(&self, map: &mut Map<String, Value>, depth: usize) {
+        let mut stack = Vec::new();
+        self.visit_entries(map, depth, &mut stack);
+        while let Some((value, depth)) = stack.pop() {
+            match value {
+                Value::Object(map) => self.visit_entries(map, depth, &mut stack),
+                Value::Array(items) => {
+                    for item in items {
+                        self.visit_child(item, depth + 1, &mut stack);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Handles the entries of an object at `depth`: masks sensitive keys and
+    /// queues the other containers.
+    fn visit_entries<'a>(
+        &self,
+        map: &'a mut Map<String, Value>,
+        depth: usize,
+        stack: &mut Vec<(&'a mut Value, usize)>,
+    ) {
+        for (key, child) in map.iter_mut() {
+            if self.is_sensitive_key(key) {
+                self.replace_sensitive(child);
+            } else {
+                self.visit_child(child, depth + 1, stack);
+            }
+        }
+    }
+
+    /// Queues a container at `depth` for walking, or replaces it if it is
+    /// nested too deeply.
+    fn visit_child<'a>(
+        &self,
+        child: &'a mut Value,
+        depth: usize,
+        stack: &mut Vec<(&'a mut Value, usize)>,
+    ) {
+        if !is_container(child) {
+            return;
+        }
+        if depth >= self.max_depth {
+            replace(child, Value::String(TOO_DEEP.to_owned()));
+        } else {
+            stack.push((child, depth));
+        }
+    }
+
+    /// Writes a `name=value` pair with its value masked if the name is
+    /// sensitive; returns whether it did.
+    fn redact_pair(&self, pair: &str, out: &mut String) -> bool {
+        match pair.split_once('=') {
+            Some((name, value)) if self.is_sensitive_query_param(name) => {
+                out.push_str(name);
+                out.push('=');
+                out.push_str(&self.mask(&percent_decode(value, true)));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Redacts the query string of a URL (or path), keeping the fragment.
+    fn redact_url(&self, url: &str) -> String {
+        let Some((base, rest)) = url.split_once('?') else {
+            return url.to_owned();
+        };
+        let (query, fragment) = match rest.split_once('#') {
+            Some((q, f)) => (q, Some(f)),
+            None => (rest, None),
+        };
+        let mut out = String::with_capacity(url.len());
+        out.push_str(base);
+        out.push('?');
+        out.push_str(&self.redact_query(query));
+        if let Some(f) = fragment {
+            out.push('#');
+            out.push_str(f);
+        }
+        out
+    }
+}
+
+/// Configures a [`Redactor`]; see [`Redactor::builder`].
+///
+/// Setters add to the defaults unless [`no_defaults`](Self::no_defaults) is
+/// called (at any point before [`build`](Self::build)). `Debug` never shows the
+/// HMAC key.
+#[derive(Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct RedactorBuilder {
+    defaults: bool,
+    headers: Vec<String>,
+    keys: Vec<String>,
+    query_params: Vec<String>,
+    hmac_key: Option<Vec<u8>>,
+    max_depth: usize,
+}
+
+impl fmt::Debug for RedactorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedactorBuilder")
+            .field("defaults", &self.defaults)
+            .field("headers", &self.headers)
+            .field("keys", &self.keys)
+            .field("query_params", &self.query_params)
+            .field("hmac_key", &self.hmac_key.as_ref().map(|_| "<hidden>"))
+            .field("max_depth", &self.max_depth)
+            .finish()
+    }
+}
+
+impl Default for RedactorBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RedactorBuilder {
+    /// A builder with the defaults and no HMAC key.
+    pub fn new() -> Self {
+        Self {
+            defaults: true,
+            headers: Vec::new(),
+            keys: Vec::new(),
+            query_params: Vec::new(),
+            hmac_key: None,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+
+    /// Adds a sensitive header, matched whole and case-insensitively
+    /// (`*` globs allowed: `x-*-signature`).
+    pub fn header(mut self, name: impl Into<String>) -> Self {
+        self.headers.push(name.into());
+        self
+    }
+
+    /// Adds a sensitive JSON key pattern, matched by containment after
+    /// normalization (`*` makes it a glob matched whole). It also applies to
+    /// query parameters, header names and change paths.
+    pub fn key(mut self, pattern: impl Into<String>) -> Self {
+        self.keys.push(pattern.into());
+        self
+    }
+
+    /// Adds a sensitive query parameter pattern, matched like a key pattern
+    /// but only against query parameter names.
+    pub fn query_param(mut self, name: impl Into<String>) -> Self {
+        self.query_params.push(name.into());
+        self
+    }
+
+    /// Replaces values by `hmac-sha256:<hex>`, keyed with these bytes, instead
+    /// of `"[REDACTED]"`. Use at least 32 random bytes and keep them secret.
+    /// An empty key is ignored: an unkeyed digest of a short secret can be
+    /// reversed by guessing.
+    pub fn hmac_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        let key = key.as_ref();
+        self.hmac_key = (!key.is_empty()).then(|| key.to_vec());
+        self
+    }
+
+    /// Leaves out [`DEFAULT_HEADERS`], [`DEFAULT_KEYS`] and
+    /// [`DEFAULT_QUERY_PARAMS`]: only what is added explicitly is redacted.
+    pub fn no_defaults(mut self) -> Self {
+        self.defaults = false;
+        self
+    }
+
+    /// How many levels of JSON nesting to walk (default
+    /// [`DEFAULT_MAX_DEPTH`], at most [`MAX_DEPTH_LIMIT`]: larger values are
+    /// clamped). Containers nested deeper are replaced by [`TOO_DEEP`].
+    pub fn max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = depth.min(MAX_DEPTH_LIMIT);
+        self
+    }
+
+    /// Finishes the redactor.
+    pub fn build(self) -> Redactor {
+        let Self { defaults, headers, keys, query_params, hmac_key, max_depth } = self;
+        let patterns = |builtin: &[&str], added: Vec<String>, kind: MatchKind| -> Vec<Pattern> {
+            let builtin = if defaults { builtin } else { &[] };
+            builtin
+                .iter()
+                .map(|s| Pattern::new(s, kind))
+                .chain(added.iter().map(|s| Pattern::new(s, kind)))
+                .flatten()
+                .collect()
+        };
+        Redactor {
+            headers: patterns(DEFAULT_HEADERS, headers, MatchKind::Whole),
+            keys: patterns(DEFAULT_KEYS, keys, MatchKind::Contains),
+            query_params: patterns(DEFAULT_QUERY_PARAMS, query_params, MatchKind::Contains),
+            hmac: hmac_key.and_then(|k| Hmac::<Sha256>::new_from_slice(&k).ok()),
+            max_depth,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MatchKind {
+    /// The normalized name equals the pattern.
+    Whole,
+    /// The normalized name contains the pattern.
+    Contains,
+}
+
+/// A normalized name pattern.
+#[derive(Debug, Clone)]
+struct Pattern {
+    normalized: String,
+    kind: MatchKind,
+    glob: bool,
+}
+
+impl Pattern {
+    /// A pattern, or `None` if it normalizes to nothing (it would match
+    /// every name).
+    fn new(pattern: &str, kind: MatchKind) -> Option<Self> {
+        let normalized = normalize(pattern);
+        if normalized.is_empty() {
+            return None;
+        }
+        let glob = normalized.contains('*');
+        Some(Self { normalized, kind, glob })
+    }
+
+    /// Whether an already normalized name matches.
+    fn matches(&self, name: &str) -> bool {
+        if self.glob {
+            glob_match(self.normalized.as_bytes(), name.as_bytes())
+        } else {
+            match self.kind {
+                MatchKind::Whole => name == self.normalized,
+                MatchKind::Contains => name.contains(&self.normalized),
+            }
+        }
+    }
+}
+
+struct PatternList<'a>(&'a [Pattern]);
+
+impl fmt::Debug for PatternList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.iter().map(|p| &p.normalized)).finish()
+    }
+}
+
+/// Lowercases and removes `_`, `-`, `.` and spaces.
+fn normalize(name: &str) -> String {
+    name.chars()
+        .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Whether `text` matches `pattern` whole, where `*` matches any run of bytes.
+/// Iterative, with backtracking to the last `*` only: O(pattern × text) at worst.
+fn glob_match(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && pattern[p] == b'*' {
+            star = Some((p, t));
+            p += 1;
+        } else if p < pattern.len() && pattern[p] == text[t] {
+            p += 1;
+            t += 1;
+        } else if let Some((sp, st)) = star {
+            p = sp + 1;
+            t = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&b| b == b'*')
+}
+
+/// Percent-decodes a query component (and `+` as a space if `plus` is set).
+/// Invalid escapes are kept as they are; invalid UTF-8 is replaced.
+fn percent_decode(s: &str, plus: bool) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                match (bytes.get(i + 1).and_then(hex_val), bytes.get(i + 2).and_then(hex_val)) {
+                    (Some(h), Some(l)) => {
+                        out.push(h << 4 | l);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' if plus => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Decodes a parameter name, repeatedly, so that a name encoded twice
+/// (`api%255Fkey`) is still recognised.
+fn decode_name(name: &str) -> String {
+    let mut current = percent_decode(name, true);
+    for _ in 0..3 {
+        if !current.contains('%') {
+            break;
+        }
+        let next = percent_decode(&current, false);
+        if next == current {
+            break;
+        }
+        current = next;
+    }
+    current
+}
+
+fn hex_val(b: &u8) -> Option<u8> {
+    (*b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
+}
+
+fn is_container(value: &Value) -> bool {
+    matches!(value, Value::Array(_) | Value::Object(_))
+}
+
+/// Replaces a value, dropping the old one without recursion.
+fn replace(slot: &mut Value, new: Value) {
+    drop_deep(std::mem::replace(slot, new));
+}
+
+/// A value that always serializes as `"[REDACTED]"`, and prints as
+/// `[REDACTED]` with `Debug` and `Display`.
+///
+/// Wrap the secret fields of request DTOs and other types that may end up in
+/// an entry (through `#[audited]` arguments, `changes_between` or metadata):
+/// they deserialize as the inner type, so the application reads the real value
+/// with [`expose`](Self::expose), `*` or [`into_inner`](Self::into_inner), but
+/// the value never reaches an entry, a log line or a panic message.
+///
+/// ```
+/// use audit_core::Sensitive;
+///
+/// #[derive(serde::Deserialize, serde::Serialize, Debug)]
+/// struct CreateApiKey {
+///     name: String,
+///     secret: Sensitive<String>,
+/// }
+///
+/// let dto: CreateApiKey = serde_json::from_str(r#"{"name": "ci", "secret": "sk_live_123"}"#)?;
+/// assert_eq!(dto.secret.expose(), "sk_live_123");
+/// assert_eq!(serde_json::to_string(&dto)?, r#"{"name":"ci","secret":"[REDACTED]"}"#);
+/// assert_eq!(format!("{dto:?}"), r#"CreateApiKey { name: "ci", secret: [REDACTED] }"#);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Sensitive<T>(T);
+
+impl<T> Sensitive<T> {
+    /// Wraps a secret value.
+    pub const fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The secret value. Named so that reading it stands out in review.
+    pub const fn expose(&self) -> &T {
+        &self.0
+    }
+
+    /// Unwraps the secret value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> From<T> for Sensitive<T> {
+    fn from(value: T) -> Self {
+        Self(value)
+    }
+}
+
+impl<T> Deref for Sensitive<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Sensitive<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl<T> fmt::Display for Sensitive<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl<T> Serialize for Sensitive<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Sensitive<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalization() {
+        for k in ["apiKey", "api_key", "API-KEY", "Api.Key", "api key"] {
+            assert_eq!(normalize(k), "apikey", "{k}");
+        }
+    }
+
+    #[test]
+    fn globs() {
+        let cases = [
+            ("x*secret", "xwebhooksecret", true),
+            ("x*secret", "xsecret", true),
+            ("x*secret", "myxsecretid", false),
+            ("*token", "refreshtoken", true),
+            ("*token", "tokencount", false),
+            ("a*b*c", "aXbYbZc", true),
+            ("a*b*c", "aXbYbZ", false),
+            ("*", "", true),
+            ("", "", true),
+            ("", "a", false),
+        ];
+        for (p, t, want) in cases {
+            assert_eq!(glob_match(p.as_bytes(), t.as_bytes()), want, "{p} ~ {t}");
+        }
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("api%5Fkey", false), "api_key");
+        assert_eq!(percent_decode("api%5fkey", false), "api_key");
+        assert_eq!(percent_decode("a+b", true), "a b");
+        assert_eq!(percent_decode("a+b", false), "a+b");
+        for s in ["%", "%4", "%zz", "a%", "%%41", "%ff", "%c3%a9"] {
+            let _ = percent_decode(s, true);
+        }
+        assert_eq!(percent_decode("%%41", false), "%A");
+        assert_eq!(percent_decode("%c3%a9", false), "é");
+        assert_eq!(decode_name("api%255Fkey"), "api_key");
     }
 }

@@ -144,7 +144,7 @@ impl Sink for MemorySink {
             return Err(SinkError::transient("memory sink is down (test switch)"));
         }
         let every = c.fail_every.load(Ordering::SeqCst);
-        if every > 0 && attempt % every == 0 {
+        if every > 0 && attempt.is_multiple_of(every) {
             return Err(SinkError::transient(format!(
                 "memory sink failed attempt {attempt} (test switch)"
             )));
