@@ -898,7 +898,7 @@ pub mod rfc3339_micros {
 
     /// Formats a time as RFC 3339 UTC with microseconds.
     pub fn format(time: OffsetDateTime) -> String {
-        let utc = time.to_offset(time::UtcOffset::UTC);
+        let utc = time.checked_to_offset(time::UtcOffset::UTC).unwrap_or(time);
         let fmt = format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
         );
@@ -919,9 +919,11 @@ pub mod rfc3339_micros {
     /// Deserializes any RFC 3339 time (serde `with` helper).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<OffsetDateTime, D::Error> {
         let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        OffsetDateTime::parse(&s, &Rfc3339)
-            .map(|t| t.to_offset(time::UtcOffset::UTC))
-            .map_err(|e| serde::de::Error::custom(format!("invalid RFC 3339 time `{s}`: {e}")))
+        let time = OffsetDateTime::parse(&s, &Rfc3339)
+            .map_err(|e| serde::de::Error::custom(format!("invalid RFC 3339 time `{s}`: {e}")))?;
+        time.checked_to_offset(time::UtcOffset::UTC).ok_or_else(|| {
+            serde::de::Error::custom(format!("RFC 3339 time `{s}` is out of range in UTC"))
+        })
     }
 }
 

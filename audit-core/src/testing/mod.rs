@@ -3,6 +3,8 @@
 //!
 //! Enabled by the `testing` feature. Not meant for production use.
 
+pub mod conformance;
 mod memory;
+mod memory_store;
 
 pub use memory::{MemorySink, MemorySinkControl};
