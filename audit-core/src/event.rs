@@ -39,52 +39,52 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AuditEvent {
-    /// UUIDv7: unique and time-ordered; the idempotency key in every sink.
-    pub id: Uuid,
-    /// When the operation happened, UTC, serialized as RFC 3339 with microseconds.
-    #[serde(with = "rfc3339_micros")]
-    pub time: OffsetDateTime,
-    /// Dotted name `<resource>.<verb>`, e.g. `project.update`.
-    pub event: String,
     /// What kind of operation this was; derived from the verb unless overridden.
     pub action: Action,
+    /// Who performed the operation.
+    pub actor: Actor,
+    /// The entry's place in its tamper-evident chain; set by the sequencer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<ChainLink>,
+    /// Field-level before/after values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
+    /// One human sentence, e.g. `alice@example.com updated project p_42`.
+    #[serde(default)]
+    pub description: String,
+    /// Dotted name `<resource>.<verb>`, e.g. `project.update`.
+    pub event: String,
+    /// UUIDv7: unique and time-ordered; the idempotency key in every sink.
+    pub id: Uuid,
+    /// Free JSON map from the application.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub metadata: Map<String, Value>,
     /// Whether the operation worked.
     pub outcome: Outcome,
     /// Why the operation failed or was denied, where known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// Who performed the operation.
-    pub actor: Actor,
-    /// The workspace or organization the operation belongs to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
-    /// What was acted on; usually one resource, sometimes more.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub resource: Vec<Resource>,
-    /// One human sentence, e.g. `alice@example.com updated project p_42`.
-    #[serde(default)]
-    pub description: String,
-    /// Where the request came from.
-    #[serde(default, skip_serializing_if = "Source::is_empty")]
-    pub source: Source,
     /// The request, redacted and size-capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request: Option<Request>,
+    /// What was acted on; usually one resource, sometimes more.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource: Vec<Resource>,
     /// The response, redacted and size-capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<Response>,
-    /// Field-level before/after values.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<Change>,
-    /// Free JSON map from the application.
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
-    pub metadata: Map<String, Value>,
     /// The service that recorded the entry.
     #[serde(default, skip_serializing_if = "ServiceInfo::is_empty")]
     pub service: ServiceInfo,
-    /// The entry's place in its tamper-evident chain; set by the sequencer.
+    /// Where the request came from.
+    #[serde(default, skip_serializing_if = "Source::is_empty")]
+    pub source: Source,
+    /// The workspace or organization the operation belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chain: Option<ChainLink>,
+    pub tenant: Option<String>,
+    /// When the operation happened, UTC, serialized as RFC 3339 with microseconds.
+    #[serde(with = "rfc3339_micros")]
+    pub time: OffsetDateTime,
 }
 
 impl AuditEvent {
@@ -479,17 +479,17 @@ impl fmt::Display for ActorKind {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Actor {
-    /// What kind of party this is.
-    pub kind: ActorKind,
-    /// The stable identifier (user id, key id, service name).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    /// A display name.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
     /// The email address, for users.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// The stable identifier (user id, key id, service name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// What kind of party this is.
+    pub kind: ActorKind,
+    /// A display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Actor {
@@ -572,15 +572,15 @@ impl fmt::Display for Actor {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Resource {
-    /// The kind of resource, e.g. `project`.
-    #[serde(rename = "type")]
-    pub kind: String,
     /// Its identifier, where there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// A display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The kind of resource, e.g. `project`.
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 impl Resource {
@@ -618,12 +618,12 @@ pub struct Source {
     /// The client IP address, after trusted-proxy resolution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<IpAddr>,
-    /// The `User-Agent` header.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
     /// The request id (`x-request-id`, or one generated by the layer).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// The `User-Agent` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
 }
 
 impl Source {
@@ -676,22 +676,22 @@ pub enum Request {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct HttpRequest {
+    /// The captured body, redacted and size-capped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
+    /// Allow-listed headers (lowercase names), redacted.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
     /// The method, e.g. `PATCH`.
     pub method: String,
-    /// The matched route template, e.g. `/projects/{id}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub route: Option<String>,
     /// The raw path, without the query.
     pub path: String,
     /// The query string, with sensitive parameters redacted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-    /// Allow-listed headers (lowercase names), redacted.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
-    /// The captured body, redacted and size-capped.
+    /// The matched route template, e.g. `/projects/{id}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Body>,
+    pub route: Option<String>,
 }
 
 impl HttpRequest {
@@ -705,13 +705,13 @@ impl HttpRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GrpcRequest {
-    /// The fully qualified service, e.g. `projects.v1.Projects`.
-    pub service: String,
-    /// The method, e.g. `UpdateProject`.
-    pub method: String,
     /// The request message, redacted and size-capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<Body>,
+    /// The method, e.g. `UpdateProject`.
+    pub method: String,
+    /// The fully qualified service, e.g. `projects.v1.Projects`.
+    pub service: String,
 }
 
 impl GrpcRequest {
@@ -725,18 +725,18 @@ impl GrpcRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Response {
-    /// The HTTP status code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// The gRPC status code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub grpc_status: Option<i32>,
     /// The captured body, redacted and size-capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Body>,
     /// How long the operation took, in microseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration_us: Option<u64>,
+    /// The gRPC status code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc_status: Option<i32>,
+    /// The HTTP status code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
 }
 
 /// A captured request or response body.
@@ -828,14 +828,14 @@ impl<'de> Deserialize<'de> for Body {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Change {
-    /// Where the value changed.
-    pub path: String,
-    /// The value before.
-    #[serde(default)]
-    pub before: Value,
     /// The value after.
     #[serde(default)]
     pub after: Value,
+    /// The value before.
+    #[serde(default)]
+    pub before: Value,
+    /// Where the value changed.
+    pub path: String,
 }
 
 impl Change {
@@ -849,15 +849,15 @@ impl Change {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ServiceInfo {
+    /// The instance (host, pod) that recorded the entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
     /// The service name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Its version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
-    /// The instance (host, pod) that recorded the entry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub instance: Option<String>,
 }
 
 impl ServiceInfo {
@@ -876,16 +876,16 @@ impl ServiceInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ChainLink {
-    /// The chain: one per `Auditor` run.
-    pub id: Uuid,
-    /// Position in the chain, from 0 (the genesis entry).
-    pub seq: u64,
-    /// The hash of the previous entry (hex), or 64 zeros for the genesis entry.
-    pub prev: String,
     /// SHA-256 (hex) over the previous hash and the canonical JSON of this
     /// entry without `chain.hash`. Empty only while the entry is being hashed.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hash: String,
+    /// The chain: one per `Auditor` run.
+    pub id: Uuid,
+    /// The hash of the previous entry (hex), or 64 zeros for the genesis entry.
+    pub prev: String,
+    /// Position in the chain, from 0 (the genesis entry).
+    pub seq: u64,
 }
 
 /// RFC 3339 in UTC with exactly six fractional digits, e.g.

@@ -159,41 +159,130 @@ fn write_canonical<W: std::io::Write>(
     event: &AuditEvent,
     out: &mut W,
 ) -> Result<(), IntegrityError> {
-    match &event.chain {
+    let without_hash;
+    let event = match &event.chain {
         Some(link) if !link.hash.is_empty() => {
             // Serialize a copy of the link without its hash.
             let mut e = event.clone();
             if let Some(l) = e.chain.as_mut() {
                 l.hash.clear();
             }
-            serde_json_canonicalizer::to_writer(&e, out)
+            without_hash = e;
+            &without_hash
         }
-        _ => serde_json_canonicalizer::to_writer(event, out),
+        _ => event,
+    };
+    if serde_json_output_is_canonical(event) {
+        serde_json::to_writer(out, event)
+    } else {
+        serde_json_canonicalizer::to_writer(event, out)
     }
     .map_err(|e| IntegrityError::Canonical(e.to_string()))
+}
+
+/// The largest integer that JCS (which writes numbers as IEEE doubles) keeps exact.
+const MAX_EXACT_INTEGER: u64 = 1 << 53;
+
+/// Whether serde_json's compact output of this entry is already its RFC 8785
+/// form, so the fast serializer can be used.
+///
+/// Every struct of the event model declares its fields in sorted key order
+/// (see `event.rs`), and serde_json escapes strings exactly as JCS does. What
+/// can still differ is checked here: map keys must be in ascending order and
+/// inside the Basic Multilingual Plane (where UTF-8 byte order is UTF-16 code
+/// unit order, and whatever feature unification did to `serde_json::Map`), and
+/// numbers must be integers that a double holds exactly (JCS writes floats in
+/// the ECMAScript form, which serde_json does not). Anything else takes the
+/// general canonicalizer; a property test checks that both agree.
+fn serde_json_output_is_canonical(event: &AuditEvent) -> bool {
+    use crate::event::{Body, Request};
+
+    fn keys_ok<'a>(keys: impl Iterator<Item = &'a String>) -> bool {
+        let mut prev: Option<&str> = None;
+        for k in keys {
+            if k.chars().any(|c| c as u32 > 0xFFFF) || prev.is_some_and(|p| p >= k.as_str()) {
+                return false;
+            }
+            prev = Some(k);
+        }
+        true
+    }
+    fn values_ok<'a>(roots: impl IntoIterator<Item = &'a serde_json::Value>) -> bool {
+        use serde_json::Value;
+        let mut stack: Vec<&Value> = roots.into_iter().collect();
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Number(n) => {
+                    let exact = n.as_u64().map(|u| u <= MAX_EXACT_INTEGER).or_else(|| {
+                        n.as_i64().map(|i| i.unsigned_abs() <= MAX_EXACT_INTEGER)
+                    });
+                    if exact != Some(true) {
+                        return false;
+                    }
+                }
+                Value::Array(items) => stack.extend(items),
+                Value::Object(map) => {
+                    if !keys_ok(map.keys()) {
+                        return false;
+                    }
+                    stack.extend(map.values());
+                }
+                Value::Null | Value::Bool(_) | Value::String(_) => {}
+            }
+        }
+        true
+    }
+    fn body_ok(body: Option<&Body>) -> bool {
+        match body {
+            Some(Body::Json(v)) => values_ok([v]),
+            Some(Body::Omitted(o)) => o.size.is_none_or(|s| s <= MAX_EXACT_INTEGER),
+            None => true,
+        }
+    }
+
+    let request_ok = match &event.request {
+        Some(Request::Http(h)) => keys_ok(h.headers.keys()) && body_ok(h.body.as_ref()),
+        Some(Request::Grpc(g)) => body_ok(g.message.as_ref()),
+        None => true,
+    };
+    let response_ok = event.response.as_ref().is_none_or(|r| {
+        r.duration_us.is_none_or(|d| d <= MAX_EXACT_INTEGER) && body_ok(r.body.as_ref())
+    });
+    request_ok
+        && response_ok
+        && event.chain.as_ref().is_none_or(|c| c.seq <= MAX_EXACT_INTEGER)
+        && keys_ok(event.metadata.keys())
+        && values_ok(event.metadata.values())
+        && values_ok(event.changes.iter().flat_map(|c| [&c.before, &c.after]))
 }
 
 /// Computes `chain.hash` for an entry whose `chain.prev` is `prev` (hex).
 ///
 /// The entry's own `chain.hash`, if set, is ignored.
 pub fn compute_hash(prev: &str, event: &AuditEvent) -> Result<String, IntegrityError> {
-    let prev_bytes = hex::decode(prev).map_err(|_| IntegrityError::BadHash(prev.to_owned()))?;
-    let mut hasher = HashWriter(Sha256::new());
-    hasher.0.update(&prev_bytes);
-    write_canonical(event, &mut hasher)?;
-    Ok(hex::encode(hasher.0.finalize()))
-}
-
-struct HashWriter(Sha256);
-
-impl std::io::Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
+    let mut prev_bytes = [0u8; 32];
+    hex::decode_to_slice(prev, &mut prev_bytes)
+        .map_err(|_| IntegrityError::BadHash(prev.to_owned()))?;
+    thread_local! {
+        // Serializing into one reused buffer and hashing it in one call is
+        // about twice as fast as feeding serde's many small writes to SHA-256.
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    BUF.with(|buf| {
+        let mut buf = buf.try_borrow_mut().map_err(|_| {
+            IntegrityError::Canonical("compute_hash re-entered on one thread".to_owned())
+        })?;
+        buf.clear();
+        write_canonical(event, &mut *buf)?;
+        let mut hasher = Sha256::new();
+        hasher.update(prev_bytes);
+        hasher.update(buf.as_slice());
+        if buf.capacity() > 1 << 20 {
+            // Do not keep a buffer from one huge entry around.
+            *buf = Vec::new();
+        }
+        Ok(hex::encode(hasher.finalize()))
+    })
 }
 
 /// An error computing or checking integrity data.

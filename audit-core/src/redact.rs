@@ -205,6 +205,9 @@ pub const DEFAULT_QUERY_PARAMS: &[&str] = &["signature"];
 pub struct Redactor {
     headers: Vec<Pattern>,
     keys: Vec<Pattern>,
+    /// The plain (non-glob) key patterns as one automaton: a key is checked
+    /// against all of them in a single pass.
+    key_automaton: Option<std::sync::Arc<aho_corasick::AhoCorasick>>,
     query_params: Vec<Pattern>,
     hmac: Option<Hmac<Sha256>>,
     max_depth: usize,
@@ -365,24 +368,34 @@ impl Redactor {
     /// Whether a header is sensitive: its normalized name equals a header
     /// pattern or matches a key pattern. Case-insensitive.
     pub fn is_sensitive_header(&self, name: &str) -> bool {
-        let name = normalize(name);
-        self.headers.iter().any(|p| p.matches(&name)) || self.keys.iter().any(|p| p.matches(&name))
+        with_normalized(name, |name| {
+            self.headers.iter().any(|p| p.matches(name)) || self.key_matches(name)
+        })
+    }
+
+    /// Whether a normalized name matches a key pattern.
+    fn key_matches(&self, normalized: &str) -> bool {
+        match &self.key_automaton {
+            Some(automaton) => {
+                automaton.is_match(normalized)
+                    || self.keys.iter().any(|p| p.glob && p.matches(normalized))
+            }
+            None => self.keys.iter().any(|p| p.matches(normalized)),
+        }
     }
 
     /// Whether a JSON key (or a segment of a change path) is sensitive: its
     /// normalized form contains a normalized key pattern, or matches a glob
     /// pattern whole.
     pub fn is_sensitive_key(&self, key: &str) -> bool {
-        let key = normalize(key);
-        self.keys.iter().any(|p| p.matches(&key))
+        with_normalized(key, |key| self.key_matches(key))
     }
 
     /// Whether a query parameter is sensitive: its percent-decoded name
     /// matches a key pattern or a query parameter pattern.
     pub fn is_sensitive_query_param(&self, name: &str) -> bool {
         let name = normalize(&decode_name(name));
-        self.keys.iter().any(|p| p.matches(&name))
-            || self.query_params.iter().any(|p| p.matches(&name))
+        self.key_matches(&name) || self.query_params.iter().any(|p| p.matches(&name))
     }
 
     /// The replacement for a secret string: [`REDACTED`], or in HMAC mode
@@ -635,9 +648,16 @@ impl RedactorBuilder {
                 .flatten()
                 .collect()
         };
+        let keys = patterns(DEFAULT_KEYS, keys, MatchKind::Contains);
+        let plain: Vec<&str> =
+            keys.iter().filter(|p| !p.glob).map(|p| p.normalized.as_str()).collect();
+        // Building fails only for patterns far beyond any realistic size; the
+        // patterns then stay checked one by one.
+        let key_automaton = aho_corasick::AhoCorasick::new(&plain).ok().map(std::sync::Arc::new);
         Redactor {
             headers: patterns(DEFAULT_HEADERS, headers, MatchKind::Whole),
-            keys: patterns(DEFAULT_KEYS, keys, MatchKind::Contains),
+            key_automaton,
+            keys,
             query_params: patterns(DEFAULT_QUERY_PARAMS, query_params, MatchKind::Contains),
             hmac: hmac_key.and_then(|k| Hmac::<Sha256>::new_from_slice(&k).ok()),
             max_depth,
@@ -691,6 +711,24 @@ struct PatternList<'a>(&'a [Pattern]);
 impl fmt::Debug for PatternList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.0.iter().map(|p| &p.normalized)).finish()
+    }
+}
+
+/// Calls `f` with the normalized name, without allocating for the short
+/// ASCII names that nearly all keys and headers are.
+fn with_normalized<R>(name: &str, f: impl FnOnce(&str) -> R) -> R {
+    const INLINE: usize = 64;
+    if name.len() <= INLINE && name.is_ascii() {
+        let mut buf = [0u8; INLINE];
+        let mut len = 0;
+        for b in name.bytes().filter(|b| !matches!(b, b'_' | b'-' | b'.' | b' ')) {
+            buf[len] = b.to_ascii_lowercase();
+            len += 1;
+        }
+        // ASCII in, ASCII out: always valid UTF-8.
+        f(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+    } else {
+        f(&normalize(name))
     }
 }
 
