@@ -1,0 +1,98 @@
+//! The ids of the most recently written entries, for idempotent writes.
+
+use std::collections::{HashSet, VecDeque};
+
+use uuid::Uuid;
+
+/// The ids of the last `capacity` entries written, oldest evicted first.
+///
+/// Memory: about 40 bytes per id (the set and the queue), so 4 MB for the
+/// default window of 100 000.
+#[derive(Debug)]
+pub(crate) struct RecentIds {
+    capacity: usize,
+    set: HashSet<Uuid>,
+    order: VecDeque<Uuid>,
+}
+
+impl RecentIds {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self { capacity, set: HashSet::new(), order: VecDeque::new() }
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    pub(crate) fn contains(&self, id: &Uuid) -> bool {
+        self.set.contains(id)
+    }
+
+    /// Remembers `id` as the newest, forgetting the oldest beyond capacity.
+    pub(crate) fn insert(&mut self, id: Uuid) {
+        if self.capacity == 0 || !self.set.insert(id) {
+            return;
+        }
+        self.order.push_back(id);
+        while self.order.len() > self.capacity {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+    }
+
+    /// Remembers `older` ids (oldest first) as written before every id known
+    /// now, as far as capacity allows.
+    pub(crate) fn prepend(&mut self, older: &[Uuid]) {
+        for id in older.iter().rev() {
+            if self.order.len() >= self.capacity {
+                break;
+            }
+            if self.set.insert(*id) {
+                self.order.push_front(*id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_newest_ids() {
+        let ids: Vec<Uuid> = (1..=5).map(Uuid::from_u128).collect();
+        let mut recent = RecentIds::new(3);
+        for id in &ids {
+            recent.insert(*id);
+        }
+        assert!(!recent.contains(&ids[1]));
+        assert!(ids[2..].iter().all(|id| recent.contains(id)));
+        recent.insert(ids[4]);
+        assert_eq!(recent.len(), 3);
+    }
+
+    #[test]
+    fn prepends_older_ids_up_to_capacity() {
+        let mut recent = RecentIds::new(3);
+        recent.insert(Uuid::from_u128(10));
+        recent.prepend(&[Uuid::from_u128(1), Uuid::from_u128(2), Uuid::from_u128(3)]);
+        assert_eq!(recent.len(), 3);
+        assert!(recent.contains(&Uuid::from_u128(3)) && recent.contains(&Uuid::from_u128(2)));
+        assert!(!recent.contains(&Uuid::from_u128(1)));
+        // and the oldest is evicted first
+        recent.insert(Uuid::from_u128(11));
+        assert!(!recent.contains(&Uuid::from_u128(2)));
+    }
+
+    #[test]
+    fn zero_capacity_remembers_nothing() {
+        let mut recent = RecentIds::new(0);
+        recent.insert(Uuid::from_u128(1));
+        assert!(!recent.contains(&Uuid::from_u128(1)));
+    }
+}

@@ -1,0 +1,487 @@
+//! The writer: the active file, rotation, torn-line repair and the window of
+//! recent ids. Runs on blocking threads only (see the module docs of `file`).
+
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
+use std::io::{self, Seek as _, SeekFrom, Write as _};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use audit_core::event::rfc3339_micros;
+use audit_core::{AuditEvent, SinkError};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::config::{Config, Fsync};
+use super::names::{self, CORRUPT_SUFFIX, Segment};
+use super::read::{self, Line};
+use super::recent::RecentIds;
+use super::retention::EntryHead;
+use super::{FileSinkError, fsutil};
+
+/// A batch serialized on the caller's task: one buffer of JSON lines and
+/// where each entry is in it.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    buf: Vec<u8>,
+    entries: Vec<(Uuid, Range<usize>)>,
+}
+
+impl Encoded {
+    /// Serializes a batch, one JSON object and a newline per entry (JSON
+    /// strings escape newlines, so an entry is always exactly one line).
+    pub(crate) fn new(batch: &[AuditEvent]) -> Result<Self, SinkError> {
+        let mut buf = Vec::with_capacity(batch.len() * 512);
+        let mut entries = Vec::with_capacity(batch.len());
+        for event in batch {
+            let start = buf.len();
+            serde_json::to_writer(&mut buf, event).map_err(|e| {
+                SinkError::permanent(format!(
+                    "entry {} cannot be serialized as JSON: {e}; the batch is rejected, since \
+                     writing it again fails the same way",
+                    event.id
+                ))
+                .with_source(e)
+            })?;
+            buf.push(b'\n');
+            entries.push((event.id, start..buf.len()));
+        }
+        Ok(Self { buf, entries })
+    }
+}
+
+/// The file being written.
+#[derive(Debug)]
+struct Active {
+    file: File,
+    path: PathBuf,
+    segment: Segment,
+    /// Its length: where the next batch starts.
+    size: u64,
+}
+
+/// The state of the write side.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    config: Arc<Config>,
+    active: Option<Active>,
+    /// After an error that left the file in an unknown state: reopen and
+    /// repair before the next write.
+    needs_reopen: bool,
+    next_seq: u64,
+    recent: RecentIds,
+}
+
+/// What [`Writer::open`] found to do in the background.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    /// Rotated files that are not compressed yet (or whose compression was
+    /// interrupted).
+    pub(crate) compress: Vec<Segment>,
+}
+
+/// What a write did besides writing.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    /// The file that was rotated before the batch, if any.
+    pub(crate) rotated: Option<Segment>,
+    /// How many entries were skipped as already written.
+    pub(crate) duplicates: usize,
+}
+
+impl Writer {
+    /// Opens the log directory: creates it if needed, checks that it is
+    /// writable, removes leftovers of an interrupted compression, reopens the
+    /// newest file (repairing a torn last line) and loads the recent ids.
+    pub(crate) fn open(config: Arc<Config>) -> Result<(Self, Pending), FileSinkError> {
+        let dir = config.dir.as_path();
+        match std::fs::metadata(dir) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err(FileSinkError::NotADirectory { path: dir.to_path_buf() }),
+            // Missing (or a parent is not a directory): creating it says why not.
+            Err(_) => fsutil::create_dir_all(dir)
+                .map_err(|source| FileSinkError::CreateDir { path: dir.to_path_buf(), source })?,
+        }
+        probe_writable(dir)?;
+        let (segments, leftovers) =
+            names::list(dir).map_err(|e| FileSinkError::file("read", dir, e))?;
+        for tmp in leftovers {
+            if let Err(e) = fsutil::remove_if_exists(&tmp) {
+                tracing::warn!(file = %tmp.display(), error = %e, "cannot remove the leftover of an interrupted compression");
+            }
+        }
+        let mut writer = Self {
+            next_seq: segments.last().map_or(1, |s| s.seq + 1),
+            recent: RecentIds::new(config.dedup_window),
+            active: None,
+            needs_reopen: false,
+            config,
+        };
+        let newest_is_active = segments.last().is_some_and(|s| s.plain && !s.gz);
+        if let Some(segment) = segments.last().filter(|_| newest_is_active) {
+            writer.reopen_active(segment.clone())?;
+        }
+        let rotated =
+            if newest_is_active { &segments[..segments.len() - 1] } else { &segments[..] };
+        writer.load_older_ids(rotated);
+        let pending = Pending {
+            compress: rotated
+                .iter()
+                .filter(|s| s.plain && (s.gz || writer.config.gzip_rotated))
+                .cloned()
+                .collect(),
+        };
+        Ok((writer, pending))
+    }
+
+    /// Opens `segment` for appending, moving a torn last line aside, and
+    /// remembers the ids it holds.
+    fn reopen_active(&mut self, segment: Segment) -> Result<(), FileSinkError> {
+        let path = segment.plain_path(&self.config.dir);
+        let (file, size, ids) = recover(&path, self.recent.capacity())?;
+        for id in ids {
+            self.recent.insert(id);
+        }
+        self.next_seq = self.next_seq.max(segment.seq + 1);
+        self.active = Some(Active { file, path, segment, size });
+        Ok(())
+    }
+
+    /// Fills the id window from rotated files, newest first, as far as it has
+    /// room. Best effort: a file that cannot be read is logged and ends it.
+    fn load_older_ids(&mut self, rotated: &[Segment]) {
+        let dir = self.config.dir.clone();
+        for segment in rotated.iter().rev() {
+            if self.recent.len() >= self.recent.capacity() {
+                return;
+            }
+            let mut ids = Vec::new();
+            let result = (|| -> io::Result<()> {
+                let Some((_, mut reader)) = read::open_segment(&dir, segment)? else {
+                    return Ok(());
+                };
+                let mut buf = Vec::new();
+                while let Some(line) = reader.next_line(&mut buf)? {
+                    if line != Line::Complete {
+                        continue;
+                    }
+                    if let Ok(head) = serde_json::from_slice::<EntryHead>(&buf) {
+                        ids.push(head.id);
+                    }
+                }
+                Ok(())
+            })();
+            self.recent.prepend(&ids);
+            if let Err(e) = result {
+                tracing::warn!(
+                    file = %segment.path(&dir).display(),
+                    error = %e,
+                    "cannot read the ids of an older audit log file; entries replayed from it \
+                     after a crash may be written twice"
+                );
+                return;
+            }
+        }
+    }
+
+    /// Writes a batch, skipping entries already written; rotates first when
+    /// the active file is full or old.
+    pub(crate) fn write(&mut self, batch: &Encoded) -> Result<Written, SinkError> {
+        if self.needs_reopen {
+            self.reopen()?;
+        }
+        let mut written = Written::default();
+        let mut in_batch = HashSet::new();
+        let kept: Vec<&(Uuid, Range<usize>)> = batch
+            .entries
+            .iter()
+            .filter(|(id, _)| !self.recent.contains(id) && in_batch.insert(*id))
+            .collect();
+        written.duplicates = batch.entries.len() - kept.len();
+        if written.duplicates > 0 {
+            tracing::debug!(
+                duplicates = written.duplicates,
+                "skipped entries that are already in the audit log"
+            );
+        }
+        if kept.is_empty() {
+            return Ok(written);
+        }
+        let filtered;
+        let bytes: &[u8] = if kept.len() == batch.entries.len() {
+            &batch.buf
+        } else {
+            filtered =
+                kept.iter().flat_map(|(_, r)| &batch.buf[r.clone()]).copied().collect::<Vec<u8>>();
+            &filtered
+        };
+        let now = OffsetDateTime::now_utc();
+        written.rotated = self.rotate_if_due(bytes.len() as u64, now)?;
+        let fsync = self.config.fsync;
+        let len = bytes.len() as u64;
+        let (result, path, undo_failed) = {
+            let active = self.active_file(now)?;
+            let before = active.size;
+            let result = match fsync {
+                Fsync::Batch => active.file.write_all(bytes).and_then(|()| active.file.sync_data()),
+                Fsync::Never => active.file.write_all(bytes),
+                Fsync::Entry => kept.iter().try_for_each(|(_, r)| {
+                    active.file.write_all(&batch.buf[r.clone()])?;
+                    active.file.sync_data()
+                }),
+            };
+            let mut undo_failed = false;
+            match &result {
+                Ok(()) => active.size = before + len,
+                // Take back whatever part of the batch reached the file, so
+                // that the retry does not leave a torn line before it.
+                Err(_) => {
+                    if let Err(undo) = active.file.set_len(before) {
+                        tracing::warn!(
+                            file = %active.path.display(),
+                            error = %undo,
+                            "cannot truncate a partly written batch; the file is repaired before \
+                             the next write"
+                        );
+                        undo_failed = true;
+                    }
+                }
+            }
+            (result, active.path.clone(), undo_failed)
+        };
+        if undo_failed {
+            self.active = None;
+            self.needs_reopen = true;
+        }
+        if let Err(e) = result {
+            return Err(io_error("writing", &path, e));
+        }
+        for (id, _) in kept {
+            self.recent.insert(*id);
+        }
+        Ok(written)
+    }
+
+    /// Syncs the active file to disk.
+    pub(crate) fn sync(&mut self) -> Result<(), SinkError> {
+        match &self.active {
+            Some(active) => {
+                active.file.sync_data().map_err(|e| io_error("syncing", &active.path, e))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Reopens after an error left the file in an unknown state.
+    fn reopen(&mut self) -> Result<(), SinkError> {
+        let dir = self.config.dir.clone();
+        let (segments, _) = names::list(&dir).map_err(|e| io_error("listing", &dir, e))?;
+        if let Some(segment) = segments.last().filter(|s| s.plain && !s.gz) {
+            self.reopen_active(segment.clone()).map_err(|e| match e {
+                FileSinkError::File { path, source, .. } => io_error("repairing", &path, source),
+                other => SinkError::transient(other.to_string()).with_source(other),
+            })?;
+        }
+        self.next_seq = self.next_seq.max(segments.last().map_or(1, |s| s.seq + 1));
+        self.needs_reopen = false;
+        Ok(())
+    }
+
+    /// Closes the active file when the next `len` bytes would take it past
+    /// the size limit or it is too old; returns the rotated segment.
+    fn rotate_if_due(
+        &mut self,
+        len: u64,
+        now: OffsetDateTime,
+    ) -> Result<Option<Segment>, SinkError> {
+        let Some(active) = &self.active else { return Ok(None) };
+        let full = active.size.saturating_add(len) > self.config.max_file_bytes;
+        let age = now - active.segment.start;
+        let old = age >= self.config.max_file_age;
+        if !(full || old) {
+            return Ok(None);
+        }
+        if active.size == 0 {
+            // Nothing in it (emptied by a repair): start afresh rather than
+            // rotate an empty file.
+            if old {
+                fsutil::remove_if_exists(&active.path)
+                    .map_err(|e| io_error("removing", &active.path, e))?;
+                self.active = None;
+            }
+            return Ok(None);
+        }
+        active.file.sync_data().map_err(|e| io_error("syncing", &active.path, e))?;
+        let segment = active.segment.clone();
+        tracing::debug!(file = %active.path.display(), bytes = active.size, "rotating the audit log file");
+        self.active = None;
+        Ok(Some(segment))
+    }
+
+    /// The active file, created if there is none.
+    fn active_file(&mut self, now: OffsetDateTime) -> Result<&mut Active, SinkError> {
+        if self.active.is_none() {
+            let dir = self.config.dir.clone();
+            let start = rfc3339_micros::truncate(now);
+            let mut attempts = 0;
+            let (file, path, segment) = loop {
+                let stem = names::stem(self.next_seq, start);
+                let segment = Segment { seq: self.next_seq, stem, start, plain: true, gz: false };
+                let path = segment.plain_path(&dir);
+                self.next_seq += 1;
+                match fsutil::create_new_append(&path) {
+                    Ok(file) => break (file, path, segment),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 16 => {
+                        attempts += 1
+                    }
+                    Err(e) => return Err(io_error("creating", &path, e)),
+                }
+            };
+            fsutil::sync_dir(&dir).map_err(|e| io_error("syncing the directory of", &path, e))?;
+            self.active = Some(Active { file, path, segment, size: 0 });
+        }
+        self.active
+            .as_mut()
+            .ok_or_else(|| SinkError::transient("the audit log file could not be opened"))
+    }
+}
+
+/// Checks that files can be created in `dir`.
+fn probe_writable(dir: &Path) -> Result<(), FileSinkError> {
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let probe = dir.join(format!(".write-probe-{}-{nanos}", std::process::id()));
+    fsutil::create_new_append(&probe)
+        .and_then(|_| std::fs::remove_file(&probe))
+        .map_err(|source| FileSinkError::NotWritable { path: dir.to_path_buf(), source })
+}
+
+/// Opens the active file for appending and repairs its end: a last line
+/// without a newline that is a whole entry gets its newline; any other torn
+/// or unparseable last line is moved to `<file>.corrupt` and cut off.
+/// Returns the file, its length and the ids of its last `keep` entries.
+fn recover(path: &Path, keep: usize) -> Result<(File, u64, Vec<Uuid>), FileSinkError> {
+    let err = |action| move |e| FileSinkError::file(action, path, e);
+    let mut file = fsutil::open_append(path).map_err(err("open"))?;
+    let len = file.metadata().map_err(err("open"))?.len();
+    let mut reader = read::bounded_reader(file.try_clone().map_err(err("open"))?, len);
+    let mut ids: VecDeque<Uuid> = VecDeque::new();
+    let (mut buf, mut last) = (Vec::new(), Vec::new());
+    // The last non-blank line, in `last`.
+    let mut tail: Option<Tail> = None;
+    let mut unreadable = 0u64;
+    loop {
+        let start = reader.offset;
+        let Some(line) = reader.next_line(&mut buf).map_err(err("read"))? else { break };
+        if line == Line::Complete && read::is_blank(&buf) {
+            continue;
+        }
+        if tail.as_ref().is_some_and(|t| !t.has_id) {
+            // A bad line that turned out not to be the last one.
+            unreadable += 1;
+        }
+        std::mem::swap(&mut buf, &mut last);
+        let id = match line {
+            Line::TooLong => None,
+            _ => serde_json::from_slice::<EntryHead>(&last).ok().map(|h| h.id),
+        };
+        if let Some(id) = id {
+            ids.push_back(id);
+            if ids.len() > keep {
+                ids.pop_front();
+            }
+        }
+        tail = Some(Tail { start, line_no: reader.line_no, line, has_id: id.is_some() });
+    }
+    if unreadable > 0 {
+        tracing::warn!(
+            file = %path.display(),
+            lines = unreadable,
+            "the active audit log file has lines that are not entries; they are left in place \
+             (`audit verify` reports them)"
+        );
+    }
+    let mut size = len;
+    if let Some(Tail { start, line_no, line, has_id }) = tail {
+        let whole = line != Line::TooLong && serde_json::from_slice::<AuditEvent>(&last).is_ok();
+        match (line, whole) {
+            (Line::Complete, true) => {}
+            (Line::Unterminated, true) => {
+                // Everything but the newline reached the disk: the entry is whole.
+                file.write_all(b"\n").and_then(|()| file.sync_data()).map_err(err("repair"))?;
+                size += 1;
+                tracing::warn!(file = %path.display(), line = line_no, "completed the last line of the audit log file with its missing newline");
+            }
+            _ => {
+                if has_id && !whole {
+                    ids.pop_back();
+                }
+                move_aside(&mut file, path, start, len, line_no).map_err(err("repair"))?;
+                size = start;
+            }
+        }
+    }
+    Ok((file, size, ids.into()))
+}
+
+/// The last line of the active file.
+#[derive(Debug)]
+struct Tail {
+    start: u64,
+    line_no: u64,
+    line: Line,
+    has_id: bool,
+}
+
+/// Appends bytes `start..len` of `file` to `<path>.corrupt` (with a header
+/// line saying where they came from), then truncates `file` to `start`.
+fn move_aside(file: &mut File, path: &Path, start: u64, len: u64, line_no: u64) -> io::Result<()> {
+    let mut corrupt_path = path.as_os_str().to_owned();
+    corrupt_path.push(CORRUPT_SUFFIX);
+    let corrupt_path = PathBuf::from(corrupt_path);
+    let mut corrupt = fsutil::create_or_append(&corrupt_path)?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    writeln!(
+        corrupt,
+        "# {} torn line {line_no} of {name} (bytes {start}..{len}), moved aside by the file sink on reopen",
+        rfc3339_micros::format(OffsetDateTime::now_utc()),
+    )?;
+    let mut source = file.try_clone()?;
+    source.seek(SeekFrom::Start(start))?;
+    io::copy(&mut io::Read::take(source, len - start), &mut corrupt)?;
+    corrupt.write_all(b"\n")?;
+    corrupt.sync_data()?;
+    file.set_len(start)?;
+    file.sync_data()?;
+    tracing::warn!(
+        file = %path.display(),
+        line = line_no,
+        bytes = len - start,
+        moved_to = %corrupt_path.display(),
+        "the audit log file ended with a torn line (a crash during a write); it was moved aside \
+         and writing continues after the last whole entry"
+    );
+    Ok(())
+}
+
+/// A transient sink error for an I/O failure on `path`, saying what to do.
+pub(crate) fn io_error(doing: &str, path: &Path, e: io::Error) -> SinkError {
+    let path = path.display();
+    let message = match e.kind() {
+        io::ErrorKind::StorageFull => format!(
+            "no space left on device {doing} {path}; the entries stay queued and are retried: \
+             free space on that volume or move the audit log directory"
+        ),
+        io::ErrorKind::QuotaExceeded => format!(
+            "disk quota exceeded {doing} {path}; the entries stay queued and are retried: raise \
+             the quota or free space"
+        ),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => format!(
+            "permission denied {doing} {path}: {e}; the entries stay queued and are retried: \
+             check the owner and mode of the file and its directory"
+        ),
+        _ => format!("I/O error {doing} {path}: {e}; the entries stay queued and are retried"),
+    };
+    // No file system failure is the batch's fault: every one is worth retrying.
+    SinkError::transient(message).with_source(e)
+}
