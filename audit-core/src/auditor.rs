@@ -833,6 +833,7 @@ impl Inner {
     fn dispatch_now(&self, core: &mut Core, event: AuditEvent) {
         let wal_index = self.spool(core, &event);
         self.recorded.fetch_add(1, Ordering::Relaxed);
+        metrics_counter("audit_recorded_total", None, 1);
         let seq = event.chain.as_ref().map(|c| c.seq);
         for q in &self.queues {
             q.lock().push_mem(Item { seq, wal: wal_index, event: event.clone() });

@@ -3,9 +3,11 @@
 
 use std::time::Duration;
 
+use audit_core::integrity::{ProblemKind, VerifyOptions, verify};
 use audit_core::testing::MemorySink;
 use audit_core::{
-    Actor, AuditEvent, Auditor, BuildError, Delivery, RecordError, Resource, RetryPolicy, Sink,
+    Actor, AuditEvent, Auditor, BuildError, Delivery, RecordError, Resource, RetryPolicy,
+    SigningKey, Sink,
 };
 
 fn fast_retry() -> RetryPolicy {
@@ -32,8 +34,10 @@ fn assert_complete_chain(entries: &[AuditEvent]) {
 async fn hundred_thousand_entries_survive_flaky_and_down_sink_exactly_once_in_order() {
     let sink = MemorySink::new();
     sink.control().fail_every_nth_batch(3);
+    let key = SigningKey::ed25519_from_bytes(&[9; 32]);
     let auditor = Auditor::builder()
         .sink(sink.clone())
+        .signing_key(key.clone())
         .retry_policy(fast_retry())
         .queue_capacity(4096)
         .batch_size(256)
@@ -75,6 +79,18 @@ async fn hundred_thousand_entries_survive_flaky_and_down_sink_exactly_once_in_or
     assert_eq!(stats.dropped, 0);
     assert_eq!(entries.last().unwrap().event, "audit.checkpoint");
     assert_eq!(entries[0].event, "audit.genesis");
+    let report =
+        verify(&entries, &VerifyOptions::new().key(key.verifying_key()).require_sealed(true))
+            .expect("the delivered chain verifies with its key");
+    assert_eq!(report.entries, entries.len() as u64);
+    assert!(report.signatures_checked);
+
+    // ... and fails on tampering with what was delivered.
+    let mut tampered = entries.clone();
+    tampered[500].metadata.insert("i".into(), serde_json::json!(-1));
+    let problem = verify(&tampered, &VerifyOptions::new().key(key.verifying_key())).unwrap_err();
+    assert_eq!(problem.kind, ProblemKind::Modified);
+    assert_eq!(problem.seq, 500);
 }
 
 #[tokio::test]
