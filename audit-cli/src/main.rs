@@ -1,7 +1,7 @@
 //! The `audit` command: query, export, verify, tail, stats, purge and keygen
-//! over any audit store (a file directory or a Postgres URL).
+//! over any audit store (a file directory or a Postgres URL). Everything is
+//! in the `audit_cli` library; see `audit --help`.
 
-fn main() {
-    eprintln!("audit: no subcommands are built in yet; see the README for what is coming");
-    std::process::exit(2);
+fn main() -> std::process::ExitCode {
+    audit_cli::main()
 }
