@@ -1038,7 +1038,7 @@ impl SinkQueue {
     fn resolve_acks(&self, upto: Option<u64>, result: Result<(), String>) {
         let Some(upto) = upto else { return };
         let mut st = self.lock();
-        let rest = st.acks.split_off(&(upto + 1));
+        let rest = st.acks.split_off(&upto.saturating_add(1));
         let done = std::mem::replace(&mut st.acks, rest);
         drop(st);
         for tx in done.into_values().flatten() {
@@ -1201,8 +1201,9 @@ impl Worker {
                             "audit: sink write failed; retrying with backoff"
                         );
                     }
-                    // Strict callers learn now; the batch keeps being retried.
-                    self.queue.resolve_acks(max_seq, Err(e.to_string()));
+                    // Strict callers learn now, including those whose entries
+                    // wait behind this batch; the batch keeps being retried.
+                    self.queue.resolve_acks(Some(u64::MAX), Err(e.to_string()));
                     let closing = self.queue.lock().closing;
                     if closing.is_some_and(|deadline| Instant::now() >= deadline) {
                         tracing::error!(

@@ -167,6 +167,28 @@ async fn strict_returns_an_error_while_the_sink_is_down_and_succeeds_after() {
 }
 
 #[tokio::test]
+async fn strict_fails_fast_while_an_earlier_batch_is_failing() {
+    let sink = MemorySink::new();
+    // Down from the start: even the genesis batch is being retried.
+    sink.control().set_down(true);
+    let auditor = Auditor::builder()
+        .sink(sink.clone())
+        .retry_policy(RetryPolicy::new(Duration::from_millis(100), Duration::from_millis(100)))
+        .strict_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let err = auditor.record_with(entry(1), Delivery::Strict).await.unwrap_err();
+    assert!(matches!(err, RecordError::NotDurable { .. }), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "failed at the next attempt, not the timeout"
+    );
+    sink.control().set_down(false);
+    auditor.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test]
 async fn strict_times_out_on_a_slow_sink() {
     let sink = MemorySink::new();
     sink.control().set_delay(Duration::from_millis(500));

@@ -1,0 +1,332 @@
+//! [`ResponseFuture`]: waits for the inner service and finishes the entry.
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use audit_core::{AuditScope, Body as AuditBody, Delivery, OmitReason};
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use pin_project_lite::pin_project;
+
+use crate::body::{Capture, ResponseBody, capture_format, content_length};
+use crate::pending::{End, Pending, RecordTask};
+use crate::policy::{Level, Protocol};
+use crate::service::{X_REQUEST_ID, panic_message};
+
+type Call<F> = Box<dyn FnOnce() -> Result<F, String> + Send>;
+
+pin_project! {
+    /// The response future of [`AuditService`](crate::AuditService).
+    ///
+    /// It polls the inner future with the request's [`AuditScope`] as the
+    /// current scope, catches a panic (answered with a 500, or gRPC
+    /// `INTERNAL`), and records the entry when the response is ready, unless
+    /// the entry needs the end of the body. Dropped before that, the entry is
+    /// recorded as `cancelled`.
+    pub struct ResponseFuture<F, ResBody, E> {
+        #[pin]
+        state: State<F, ResBody, E>,
+        pending: Option<Pending>,
+        scope: AuditScope,
+        request_id: HeaderValue,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<F, ResBody, E> {
+        // Strict delivery: the `received` entry is being written.
+        Received { record: RecordTask, call: Option<Call<F>> },
+        Inner { #[pin] future: F },
+        // The final entry is being recorded; then `output` is returned.
+        Finishing {
+            record: Option<RecordTask>,
+            output: Option<Result<Response<ResponseBody<ResBody>>, E>>,
+        },
+        Done,
+    }
+}
+
+impl<F, ResBody, E> fmt::Debug for ResponseFuture<F, ResBody, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("pending", &self.pending)
+            .field("request_id", &self.request_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
+    pub(crate) fn inner(
+        future: F,
+        pending: Pending,
+        scope: AuditScope,
+        request_id: HeaderValue,
+    ) -> Self {
+        Self { state: State::Inner { future }, pending: Some(pending), scope, request_id }
+    }
+
+    pub(crate) fn received(
+        record: RecordTask,
+        call: Call<F>,
+        pending: Pending,
+        scope: AuditScope,
+        request_id: HeaderValue,
+    ) -> Self {
+        Self {
+            state: State::Received { record, call: Some(call) },
+            pending: Some(pending),
+            scope,
+            request_id,
+        }
+    }
+
+    pub(crate) fn panicked(
+        message: String,
+        mut pending: Pending,
+        scope: AuditScope,
+        request_id: HeaderValue,
+    ) -> Self {
+        let (response, record) = on_panic(&mut pending, message, &request_id);
+        Self {
+            state: State::Finishing { record, output: Some(Ok(response)) },
+            pending: None,
+            scope,
+            request_id,
+        }
+    }
+}
+
+impl<F, ResBody, E> Future for ResponseFuture<F, ResBody, E>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    E: fmt::Display,
+    ResBody: http_body::Body<Data = Bytes>,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Received { record, call } => {
+                    let received = ready!(record.poll(cx));
+                    let call = call.take();
+                    match (received, call) {
+                        (Ok(receipt), Some(call)) => {
+                            if let Some(p) = this.pending.as_mut() {
+                                p.set_received(receipt.id);
+                            }
+                            match call() {
+                                Ok(future) => this.state.set(State::Inner { future }),
+                                Err(message) => {
+                                    let (response, record) = match this.pending.take() {
+                                        Some(mut p) => on_panic(&mut p, message, this.request_id),
+                                        None => {
+                                            (internal_error(Protocol::Http, this.request_id), None)
+                                        }
+                                    };
+                                    this.state.set(State::Finishing {
+                                        record,
+                                        output: Some(Ok(response)),
+                                    });
+                                }
+                            }
+                        }
+                        (Err(()), _) | (_, None) => {
+                            // Fail closed: the handler never runs.
+                            let protocol =
+                                this.pending.as_ref().map_or(Protocol::Http, |p| p.protocol);
+                            if let Some(mut p) = this.pending.take() {
+                                p.observe_head(
+                                    refusal_status(protocol),
+                                    &refusal_headers(protocol),
+                                );
+                                p.record_in_background(End::Refused(
+                                    "the `received` entry was not written (strict delivery)"
+                                        .to_owned(),
+                                ));
+                            }
+                            let response = refusal(protocol, this.request_id);
+                            this.state
+                                .set(State::Finishing { record: None, output: Some(Ok(response)) });
+                        }
+                    }
+                }
+                StateProj::Inner { future } => {
+                    let polled = catch_unwind(AssertUnwindSafe(|| {
+                        this.scope.clone().sync_scope(|| future.poll(cx))
+                    }));
+                    let (output, record) = match polled {
+                        Ok(Poll::Pending) => return Poll::Pending,
+                        Ok(Poll::Ready(Ok(response))) => {
+                            let (response, record) =
+                                on_response(this.pending.take(), response, this.request_id);
+                            (Ok(response), record)
+                        }
+                        Ok(Poll::Ready(Err(error))) => {
+                            let record = this
+                                .pending
+                                .take()
+                                .and_then(|mut p| p.finish(End::Error(error.to_string())))
+                                .map(RecordTask::from);
+                            (Err(error), record)
+                        }
+                        Err(payload) => {
+                            let message = panic_message(payload);
+                            let (response, record) = match this.pending.take() {
+                                Some(mut p) => on_panic(&mut p, message, this.request_id),
+                                None => (internal_error(Protocol::Http, this.request_id), None),
+                            };
+                            (Ok(response), record)
+                        }
+                    };
+                    this.state.set(State::Finishing { record, output: Some(output) });
+                }
+                StateProj::Finishing { record, output } => {
+                    if let Some(task) = record.as_mut() {
+                        // Errors are logged (and lost entries counted) by the
+                        // task; the response goes out either way, since the
+                        // operation has already happened.
+                        let _ = ready!(task.poll(cx));
+                        *record = None;
+                    }
+                    let output = output.take();
+                    this.state.set(State::Done);
+                    match output {
+                        Some(output) => return Poll::Ready(output),
+                        None => return Poll::Pending,
+                    }
+                }
+                // Polled after completion.
+                StateProj::Done => return Poll::Pending,
+            }
+        }
+    }
+}
+
+/// The response is there: record now, or hand the entry to the body when it
+/// needs the end of the body (gRPC trailers, a captured response body).
+fn on_response<B: http_body::Body>(
+    pending: Option<Pending>,
+    response: Response<B>,
+    request_id: &HeaderValue,
+) -> (Response<ResponseBody<B>>, Option<RecordTask>) {
+    let (mut parts, body) = response.into_parts();
+    parts.headers.entry(X_REQUEST_ID).or_insert_with(|| request_id.clone());
+    let Some(mut pending) = pending else {
+        return (Response::from_parts(parts, ResponseBody::new(body, None)), None);
+    };
+    if !pending.is_audited() {
+        pending.disarm();
+        return (Response::from_parts(parts, ResponseBody::new(body, None)), None);
+    }
+    pending.observe_head(parts.status, &parts.headers);
+    // Strict delivery records before the response goes out, with what the
+    // head says; a body-dependent entry would come too late.
+    let strict = pending.final_delivery() == Delivery::Strict;
+    let mut defer = !strict && pending.protocol == Protocol::Grpc && !pending.grpc_status_known();
+    if pending.level >= Level::RequestResponse && pending.protocol == Protocol::Http {
+        let declared = content_length(&parts.headers).or(body.size_hint().exact());
+        match capture_format(&parts.headers) {
+            Some(format) if !strict => {
+                pending.capture_response(Capture::new(format, pending.shared.max_body, declared));
+                defer = true;
+            }
+            Some(_) => {}
+            None if declared != Some(0)
+                && !(parts.status.is_informational() || parts.status == StatusCode::NO_CONTENT) =>
+            {
+                pending.mark_response(AuditBody::omitted(
+                    OmitReason::UnsupportedContentType,
+                    declared,
+                ));
+            }
+            None => {}
+        }
+    }
+    // A body that has already ended is never polled: nothing to wait for.
+    if defer && !body.is_end_stream() {
+        return (Response::from_parts(parts, ResponseBody::new(body, Some(pending))), None);
+    }
+    let record = pending.finish(End::Head).map(RecordTask::from);
+    (Response::from_parts(parts, ResponseBody::new(body, None)), record)
+}
+
+fn on_panic<B>(
+    pending: &mut Pending,
+    message: String,
+    request_id: &HeaderValue,
+) -> (Response<ResponseBody<B>>, Option<RecordTask>) {
+    let response = internal_error(pending.protocol, request_id);
+    pending.observe_head(response.status(), response.headers());
+    (response, pending.finish(End::Panic(message)).map(RecordTask::from))
+}
+
+/// 500, or for gRPC `INTERNAL`, as tower-http's `CatchPanic` answers.
+fn internal_error<B>(protocol: Protocol, request_id: &HeaderValue) -> Response<ResponseBody<B>> {
+    match protocol {
+        Protocol::Grpc => grpc_status_response(13, "internal error", request_id),
+        Protocol::Http => {
+            text_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error\n", request_id)
+        }
+    }
+}
+
+/// 503, or for gRPC `UNAVAILABLE`: the request could not be audited.
+fn refusal<B>(protocol: Protocol, request_id: &HeaderValue) -> Response<ResponseBody<B>> {
+    match protocol {
+        Protocol::Grpc => grpc_status_response(14, "audit trail unavailable", request_id),
+        Protocol::Http => text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service unavailable: the request could not be audited\n",
+            request_id,
+        ),
+    }
+}
+
+fn refusal_status(protocol: Protocol) -> StatusCode {
+    match protocol {
+        Protocol::Grpc => StatusCode::OK,
+        Protocol::Http => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn refusal_headers(protocol: Protocol) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    if protocol == Protocol::Grpc {
+        h.insert("grpc-status", HeaderValue::from_static("14"));
+    }
+    h
+}
+
+fn text_response<B>(
+    status: StatusCode,
+    text: &'static str,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody<B>> {
+    let mut response = Response::new(ResponseBody::full(Bytes::from_static(text.as_bytes())));
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    h.insert(X_REQUEST_ID, request_id.clone());
+    response
+}
+
+/// A trailers-only gRPC response.
+fn grpc_status_response<B>(
+    code: u16,
+    message: &'static str,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody<B>> {
+    let mut response = Response::new(ResponseBody::full(Bytes::new()));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    h.insert("grpc-status", HeaderValue::from(code));
+    h.insert("grpc-message", HeaderValue::from_static(message));
+    h.insert(X_REQUEST_ID, request_id.clone());
+    response
+}
