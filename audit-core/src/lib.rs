@@ -65,6 +65,11 @@ pub use sink::{Sink, SinkError, SinkErrorKind};
 pub use store::AuditStore;
 
 #[doc(hidden)]
+pub mod macro_support;
+#[cfg(feature = "macros")]
+pub use audit_macros::audited;
+
+#[doc(hidden)]
 pub mod __private {
     //! Items used by code that `#[audited]` generates. Not public API.
     pub use serde_json;

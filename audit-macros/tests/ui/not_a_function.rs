@@ -1,0 +1,6 @@
+use audit_core::audited;
+
+#[audited(event = "project.update")]
+struct Project;
+
+fn main() {}
