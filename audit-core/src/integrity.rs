@@ -213,9 +213,10 @@ fn serde_json_output_is_canonical(event: &AuditEvent) -> bool {
         while let Some(v) = stack.pop() {
             match v {
                 Value::Number(n) => {
-                    let exact = n.as_u64().map(|u| u <= MAX_EXACT_INTEGER).or_else(|| {
-                        n.as_i64().map(|i| i.unsigned_abs() <= MAX_EXACT_INTEGER)
-                    });
+                    let exact = n
+                        .as_u64()
+                        .map(|u| u <= MAX_EXACT_INTEGER)
+                        .or_else(|| n.as_i64().map(|i| i.unsigned_abs() <= MAX_EXACT_INTEGER));
                     if exact != Some(true) {
                         return false;
                     }

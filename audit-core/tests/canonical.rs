@@ -19,7 +19,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         (-(1i64 << 53)..(1i64 << 53)).prop_map(Value::from),
         (-(1i64 << 53)..(1i64 << 53)).prop_map(Value::from),
         "\\PC{0,12}".prop_map(Value::String),
-        "[\\x00-\\x1f\"\\\\/\u{7f}\u{2028}\u{e000}\u{ffff}\u{10000}\u{1f600}a-z]{0,8}".prop_map(Value::String),
+        "[\\x00-\\x1f\"\\\\/\u{7f}\u{2028}\u{e000}\u{ffff}\u{10000}\u{1f600}a-z]{0,8}"
+            .prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
@@ -90,5 +91,10 @@ fn a_plain_entry_is_serialized_in_canonical_order() {
         .build();
     let json = serde_json::to_string(&e).unwrap();
     assert_eq!(json.as_bytes(), canonical_json(&e).unwrap().as_slice());
-    assert!(json.starts_with(r#"{"action":"update","actor":{"email":"a@example.com","id":"u1","kind":"user"}"#), "{json}");
+    assert!(
+        json.starts_with(
+            r#"{"action":"update","actor":{"email":"a@example.com","id":"u1","kind":"user"}"#
+        ),
+        "{json}"
+    );
 }
