@@ -1110,6 +1110,8 @@ impl Worker {
             if !self.batch_interval.is_zero() {
                 tokio::time::sleep(self.batch_interval).await;
             }
+            // The end of a spool range whose cursor must pass skipped lines.
+            let mut pass_to = None;
             let (items, from_spool) = match self.take().await {
                 Taken::Closed => break,
                 Taken::Mem(items) => (items, false),
@@ -1118,6 +1120,13 @@ impl Worker {
                         Some(r) => r.read(from, to, (to - from) as usize),
                         None => Err(std::io::Error::other("no spool configured")),
                     };
+                    let skipped = reader.as_mut().map_or(0, WalReader::take_skipped);
+                    if skipped > 0 {
+                        // Corrupt lines cost only themselves.
+                        self.queue.failed.fetch_add(skipped, Ordering::Relaxed);
+                        metrics_counter("audit_failed_total", Some(&self.queue.name), skipped);
+                        pass_to = Some(to);
+                    }
                     match read {
                         Ok(entries) => {
                             let items = entries
@@ -1148,8 +1157,11 @@ impl Worker {
                     }
                 }
             };
-            if !self.deliver(items, from_spool).await {
+            if !items.is_empty() && !self.deliver(items, from_spool).await {
                 return;
+            }
+            if let Some(to) = pass_to {
+                self.advance_cursor(Some(to - 1));
             }
             self.queue.in_flight.store(0, Ordering::SeqCst);
         }

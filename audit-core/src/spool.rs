@@ -69,6 +69,30 @@ fn recover_segment(path: &Path) -> io::Result<(u64, u64)> {
     Ok((lines, complete as u64))
 }
 
+/// Creates a directory (and its parents) readable by the owner only.
+fn create_private_dir(path: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(path)
+}
+
+/// Creates (or truncates) a file readable by the owner only.
+fn private_file(path: &Path) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
 fn open_append(path: &Path) -> io::Result<File> {
     let mut opts = OpenOptions::new();
     opts.create(true).append(true);
@@ -84,7 +108,7 @@ impl Wal {
     /// Opens (or creates) the spool in `dir`, repairing a torn tail.
     pub(crate) fn open(dir: &Path, fsync: bool) -> io::Result<Self> {
         for sub in ["wal", "cursors", "dead-letter"] {
-            fs::create_dir_all(dir.join(sub))?;
+            create_private_dir(&dir.join(sub))?;
         }
         let segments = list_segments(dir)?;
         let (segment_first, head, segment_bytes) = match segments.last() {
@@ -166,12 +190,21 @@ pub(crate) struct WalReader {
     next: u64,
     segment_end: Option<u64>,
     reader: Option<BufReader<File>>,
-    line: String,
+    line: Vec<u8>,
+    /// Lines `read` skipped because they are not entries, not yet taken.
+    skipped: u64,
 }
 
 impl WalReader {
     pub(crate) fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_owned(), next: 0, segment_end: None, reader: None, line: String::new() }
+        Self {
+            dir: dir.to_owned(),
+            next: 0,
+            segment_end: None,
+            reader: None,
+            line: Vec::new(),
+            skipped: 0,
+        }
     }
 
     fn position(&mut self, index: u64) -> io::Result<()> {
@@ -207,7 +240,15 @@ impl WalReader {
         Ok(())
     }
 
-    /// Reads entries `from..to` (at most `max`).
+    /// How many lines `read` skipped since the last call, because they were
+    /// not entries (not UTF-8, not JSON, or not an entry).
+    pub(crate) fn take_skipped(&mut self) -> u64 {
+        std::mem::take(&mut self.skipped)
+    }
+
+    /// Reads entries `from..to` (at most `max`). A line that is not an entry
+    /// is skipped (and counted, see [`take_skipped`](Self::take_skipped)), so
+    /// one corrupt line costs only itself, not the entries around it.
     pub(crate) fn read(
         &mut self,
         from: u64,
@@ -220,20 +261,24 @@ impl WalReader {
             self.position(index)?;
             let reader = self.reader.as_mut().expect("positioned");
             self.line.clear();
-            if reader.read_line(&mut self.line)? == 0 {
+            if reader.read_until(b'\n', &mut self.line)? == 0 {
                 // The segment ended: the next index lives in the next segment.
                 self.reader = None;
                 self.segment_end = Some(index);
                 continue;
             }
-            let event: AuditEvent = serde_json::from_str(self.line.trim_end()).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("spool entry {index} is corrupt: {e}"),
-                )
-            })?;
             self.next = index + 1;
-            out.push((index, event));
+            match serde_json::from_slice::<AuditEvent>(&self.line) {
+                Ok(event) => out.push((index, event)),
+                Err(e) => {
+                    self.skipped += 1;
+                    tracing::error!(
+                        spool = %self.dir.display(), index, error = %e,
+                        "audit spool: skipping an entry that cannot be read back (corrupt line); \
+                         it is counted as failed"
+                    );
+                }
+            }
             index += 1;
         }
         Ok(out)
@@ -264,7 +309,9 @@ pub(crate) fn load_cursor(dir: &Path, sink: &str) -> io::Result<Option<u64>> {
 pub(crate) fn store_cursor(dir: &Path, sink: &str, index: u64) -> io::Result<()> {
     let path = cursor_path(dir, sink);
     let tmp = path.with_extension("cursor.tmp");
-    fs::write(&tmp, index.to_string())?;
+    let mut file = private_file(&tmp)?;
+    file.write_all(index.to_string().as_bytes())?;
+    drop(file);
     fs::rename(tmp, path)
 }
 

@@ -4,7 +4,7 @@
 //! `audit query`, an admin API), streams every matching entry in the order it
 //! was written (export, statistics, chain verification), and may purge old
 //! entries. The file and Postgres sinks of `audit-sinks` implement it, and so
-//! does [`MemorySink`](crate::testing::MemorySink) (feature `testing`).
+//! does `audit_core::testing::MemorySink` (feature `testing`).
 //!
 //! Every store behaves the same way; the conformance suite in
 //! `audit_core::testing::conformance` (feature `testing`) writes that behaviour

@@ -5,6 +5,7 @@ mod fixture;
 
 mod errors;
 mod export;
+mod hostile;
 mod keygen;
 mod purge;
 mod query;
