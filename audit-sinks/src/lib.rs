@@ -38,6 +38,8 @@
 pub mod file;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "stdout")]
 pub mod stdout;
 #[cfg(feature = "webhook")]

@@ -1,0 +1,312 @@
+//! [`PostgresSink`]: the write side.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use audit_core::{AuditEvent, Sink, SinkError};
+use sqlx::PgPool;
+use time::OffsetDateTime;
+use tokio::sync::{Notify, mpsc};
+
+use super::error::sink_error;
+use super::migrate::check_schema;
+use super::partition::{Month, Partitions, is_missing_partition};
+use super::retention::{self, REPORT_CAPACITY, RetentionEvents, RetentionReport, RetentionRule};
+use super::row::Columns;
+use super::target::describe;
+use super::{PostgresError, PostgresSinkBuilder, PostgresStore};
+
+/// A sink that writes entries to the `audit_events` table; see the
+/// [module docs](super) for the schema, idempotency, errors and retention.
+///
+/// Cheap to clone: clones share one pool, so keep a clone to call
+/// [`apply_retention`](Self::apply_retention) or [`store`](Self::store) after
+/// handing the sink to the auditor.
+#[derive(Clone)]
+pub struct PostgresSink {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    config: PostgresSinkBuilder,
+    pool: PgPool,
+    /// Whether the sink opened the pool (and so closes it at shutdown).
+    owns_pool: bool,
+    target: String,
+    partitions: Partitions,
+    /// Where retention reports go; taken at shutdown, which closes
+    /// [`RetentionEvents`].
+    reports: Mutex<Option<mpsc::Sender<RetentionReport>>>,
+    /// The retention reports, until [`PostgresSink::retention_events`] takes them.
+    events: Mutex<Option<RetentionEvents>>,
+    events_taken: AtomicBool,
+    warned_untaken: AtomicBool,
+    stop: Arc<Notify>,
+    closed: AtomicBool,
+}
+
+impl fmt::Debug for PostgresSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.shared.config;
+        f.debug_struct("PostgresSink")
+            .field("name", &c.name)
+            .field("target", &self.shared.target)
+            .field("partitions_ahead", &c.partitions_ahead)
+            .field("retention", &c.retention)
+            .field("maintenance_interval", &c.maintenance_interval)
+            .field("owns_pool", &self.shared.owns_pool)
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl PostgresSink {
+    /// Starts configuring a Postgres sink.
+    pub fn builder() -> PostgresSinkBuilder {
+        PostgresSinkBuilder::default()
+    }
+
+    /// A sink with default settings over the database at `url`; see
+    /// [`PostgresSinkBuilder::connect`].
+    pub async fn connect(url: &str) -> Result<Self, PostgresError> {
+        Self::builder().connect(url).await
+    }
+
+    /// A sink with default settings over the application's own pool; see
+    /// [`PostgresSinkBuilder::from_pool`].
+    pub async fn from_pool(pool: PgPool) -> Result<Self, PostgresError> {
+        Self::builder().from_pool(pool).await
+    }
+
+    pub(crate) async fn start(
+        config: PostgresSinkBuilder,
+        pool: PgPool,
+        owns_pool: bool,
+    ) -> Result<Self, PostgresError> {
+        let target = describe(&pool.connect_options());
+        check_schema(&pool, &target).await?;
+        let (tx, rx) = mpsc::channel(REPORT_CAPACITY);
+        let sink = Self {
+            shared: Arc::new(Shared {
+                config,
+                pool,
+                owns_pool,
+                target,
+                partitions: Partitions::default(),
+                reports: Mutex::new(Some(tx)),
+                events: Mutex::new(Some(RetentionEvents { rx })),
+                events_taken: AtomicBool::new(false),
+                warned_untaken: AtomicBool::new(false),
+                stop: Arc::new(Notify::new()),
+                closed: AtomicBool::new(false),
+            }),
+        };
+        sink.ensure_ahead().await.map_err(|e| {
+            PostgresError::database("creating audit_events partitions", &sink.shared.target, e)
+        })?;
+        // Retention that came due while the service was down, before any write.
+        sink.shared.retain(false).await;
+        tokio::spawn(maintenance(
+            Arc::downgrade(&sink.shared),
+            sink.shared.stop.clone(),
+            sink.shared.config.maintenance_interval,
+        ));
+        Ok(sink)
+    }
+
+    /// The pool the sink writes through.
+    pub fn pool(&self) -> &PgPool {
+        &self.shared.pool
+    }
+
+    /// A store reading what this sink writes, over the same pool.
+    pub fn store(&self) -> PostgresStore {
+        PostgresStore::from_pool(self.shared.pool.clone())
+    }
+
+    /// The retention reports, to record as `audit.retention` entries; see
+    /// [`RetentionEvents`]. `None` if they were taken before: there is one
+    /// receiver per sink (and its clones), so that each entry is recorded
+    /// once.
+    ///
+    /// Take them before handing the sink to the auditor, and spawn
+    /// [`RetentionEvents::record_into`] once the auditor is built.
+    pub fn retention_events(&self) -> Option<RetentionEvents> {
+        let events = lock(&self.shared.events).take();
+        if events.is_some() {
+            self.shared.events_taken.store(true, Ordering::SeqCst);
+        }
+        events
+    }
+
+    /// Applies the [retention](PostgresSinkBuilder::retention) policy now:
+    /// drops the partitions whose month ended longer ago than the policy's
+    /// age, and returns what they held. The report is also sent to
+    /// [`RetentionEvents`] (so do not record it a second time when a task
+    /// records those).
+    ///
+    /// Fails with [`PostgresError::NoRetentionPolicy`] when none is set.
+    pub async fn apply_retention(&self) -> Result<RetentionReport, PostgresError> {
+        self.shared.apply_retention(false).await
+    }
+
+    /// Creates the partitions of the current month and the configured
+    /// months ahead, if missing.
+    async fn ensure_ahead(&self) -> Result<(), sqlx::Error> {
+        self.shared.ensure_ahead().await
+    }
+}
+
+impl Shared {
+    fn ahead(&self) -> impl Iterator<Item = Month> {
+        Month::of(OffsetDateTime::now_utc()).with_next(self.config.partitions_ahead)
+    }
+
+    async fn ensure_ahead(&self) -> Result<(), sqlx::Error> {
+        let missing = self.partitions.missing(self.ahead());
+        self.partitions.ensure(&self.pool, &missing).await.map(drop)
+    }
+
+    async fn apply_retention(&self, warn: bool) -> Result<RetentionReport, PostgresError> {
+        let max_age = self.config.retention.ok_or(PostgresError::NoRetentionPolicy)?;
+        let age = time::Duration::try_from(max_age).unwrap_or(time::Duration::MAX);
+        let before = OffsetDateTime::now_utc().saturating_sub(age);
+        let report = retention::drop_partitions(
+            &self.pool,
+            &self.target,
+            before,
+            false,
+            RetentionRule::MaxAge(max_age),
+        )
+        .await?;
+        if !report.is_empty() {
+            // Recreated on demand, should an entry still need one.
+            self.partitions.forget();
+            if warn
+                && !self.events_taken.load(Ordering::SeqCst)
+                && !self.warned_untaken.swap(true, Ordering::SeqCst)
+            {
+                tracing::warn!(
+                    table = %report.table,
+                    "retention dropped audit partitions, but nothing receives \
+                     PostgresSink::retention_events(): no audit.retention entry is recorded until \
+                     a task does (see RetentionEvents::record_into)"
+                );
+            }
+        }
+        if let Some(tx) = &*lock(&self.reports) {
+            retention::send_report(tx, &report);
+        }
+        Ok(report)
+    }
+
+    async fn maintain(&self) {
+        if let Err(e) = self.ensure_ahead().await {
+            tracing::error!(
+                target_db = %self.target, error = %e,
+                "cannot create audit_events partitions ahead of time; they are created when needed"
+            );
+        }
+        self.retain(true).await;
+    }
+
+    /// Applies the retention policy, if any, logging failures; `warn`
+    /// whether to say so when nobody has taken the reports yet (not at
+    /// start-up: the application takes them after the sink is built, and
+    /// they wait for it).
+    async fn retain(&self, warn: bool) {
+        if self.config.retention.is_none() {
+            return;
+        }
+        if let Err(e) = self.apply_retention(warn).await {
+            tracing::error!(target_db = %self.target, error = %e, "audit retention failed");
+        }
+    }
+}
+
+/// Creates partitions ahead and applies retention every `interval` (the
+/// sink did both once when it started), until the sink shuts down or is
+/// dropped. Holds the sink only while it works, so that dropping every clone
+/// ends it.
+async fn maintenance(shared: Weak<Shared>, stop: Arc<Notify>, interval: Duration) {
+    loop {
+        tokio::select! {
+            () = stop.notified() => return,
+            () = tokio::time::sleep(interval) => {}
+        }
+        match shared.upgrade() {
+            Some(s) if !s.closed.load(Ordering::SeqCst) => s.maintain().await,
+            _ => return,
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for PostgresSink {
+    fn name(&self) -> &str {
+        &self.shared.config.name
+    }
+
+    /// Inserts the batch with one `INSERT ... SELECT FROM UNNEST(...) ON
+    /// CONFLICT (id, time) DO NOTHING`: entries already stored are skipped,
+    /// so a replayed batch inserts nothing twice. Missing partitions are
+    /// created first (and again if one was dropped meanwhile).
+    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
+        let s = &self.shared;
+        if s.closed.load(Ordering::SeqCst) {
+            return Err(SinkError::permanent("the PostgreSQL sink was shut down"));
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let columns = Columns::encode(batch)?;
+        let n = columns.len();
+        let mut attempt = 0;
+        loop {
+            let missing = s.partitions.missing(columns.months().chain(s.ahead()));
+            s.partitions
+                .ensure(&s.pool, &missing)
+                .await
+                .map_err(|e| sink_error(&s.target, n, e))?;
+            match columns.insert(&s.pool).await {
+                Ok(done) => {
+                    let skipped = n as u64 - done.rows_affected().min(n as u64);
+                    if skipped > 0 {
+                        tracing::debug!(
+                            sink = %s.config.name, skipped,
+                            "audit entries already stored were skipped"
+                        );
+                    }
+                    return Ok(());
+                }
+                // A partition was dropped behind our back: create it, try again.
+                Err(e) if is_missing_partition(&e) && attempt < 2 => {
+                    attempt += 1;
+                    s.partitions.forget();
+                }
+                Err(e) => return Err(sink_error(&s.target, n, e)),
+            }
+        }
+    }
+
+    /// Stops the maintenance task and, if the sink opened the pool, closes
+    /// it. [`RetentionEvents`] closes once its reports are received.
+    async fn shutdown(&self) -> Result<(), SinkError> {
+        let s = &self.shared;
+        if s.closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        s.stop.notify_one();
+        drop(lock(&s.reports).take());
+        if s.owns_pool {
+            s.pool.close().await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,213 @@
+//! The store: the audit-core conformance suite, exact round trips,
+//! idempotent replays, and partitions created on demand.
+#![cfg(feature = "postgres")]
+
+mod postgres_support;
+
+use std::collections::HashSet;
+
+use audit_core::Sink as _;
+use audit_core::integrity::{CheckpointPolicy, Sequencer, VerifyOptions, verify};
+use audit_core::query::Query;
+use audit_core::store::AuditStore as _;
+use audit_core::testing::conformance;
+use audit_core::{AuditEvent, ServiceInfo, SigningKey, Source};
+use audit_sinks::postgres::PostgresSink;
+use postgres_support::{TestDb, entry, entry_at, scan_all};
+use serde_json::json;
+use time::macros::datetime;
+
+#[tokio::test]
+async fn the_store_passes_the_conformance_suite() {
+    let db = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let store = sink.store();
+    conformance::run(&store, |entries| {
+        let sink = sink.clone();
+        async move { sink.write_batch(&entries).await.expect("load") }
+    })
+    .await;
+    sink.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_replayed_batch_inserts_nothing_twice() {
+    let db = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let batch: Vec<AuditEvent> = (0..200).map(entry).collect();
+    sink.write_batch(&batch).await.unwrap();
+    // The same batch again (a retry whose commit had happened), and one that
+    // overlaps it (a replay from the spool after a restart).
+    sink.write_batch(&batch).await.unwrap();
+    let more: Vec<AuditEvent> = (200..300).map(entry).collect();
+    let overlapping: Vec<AuditEvent> = batch[150..].iter().chain(&more).cloned().collect();
+    sink.write_batch(&overlapping).await.unwrap();
+    // A batch holding the same entry twice.
+    let twice = vec![entry(300), entry(301)];
+    let twice = [twice.clone(), twice].concat();
+    sink.write_batch(&twice).await.unwrap();
+
+    let pool = db.pool().await;
+    let (rows, ids): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT id) FROM audit_events")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((rows, ids), (302, 302));
+    // In write order, each once.
+    let scanned = scan_all(&sink.store()).await;
+    let expected: Vec<AuditEvent> = batch.iter().chain(&more).chain(&twice[..2]).cloned().collect();
+    assert_eq!(scanned, expected);
+    sink.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn entries_come_back_exactly_as_written_and_their_hashes_verify() {
+    let db = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let key = SigningKey::ed25519_from_bytes(&[3; 32]);
+    let mut seq =
+        Sequencer::new(Some(key.clone()), CheckpointPolicy::default(), ServiceInfo::new("svc"));
+    let mut chain = vec![seq.genesis().unwrap()];
+    // Values that jsonb would rewrite: key order, number forms, escapes.
+    let odd = [
+        json!({"z": 1, "a": 2, "m": {"y": [3, 2, 1], "b": null}}),
+        json!({"float": 0.1, "big": 1.5e300, "neg": -0.0, "int": 9_007_199_254_740_993_u64}),
+        json!({"text": "nul \u{0} tab \t quote \" emoji 🦀 é", "empty": ""}),
+    ];
+    for (n, value) in odd.iter().enumerate() {
+        let mut e = entry(n);
+        e.metadata.insert("odd".to_owned(), value.clone());
+        e.description = format!("with \u{0} inside {n}");
+        e.source = Source::new().ip("2001:db8::1".parse().unwrap()).user_agent("curl/8 \u{0}");
+        seq.seal(&mut e).unwrap();
+        chain.push(e);
+    }
+    chain.push(seq.checkpoint(true).unwrap());
+    sink.write_batch(&chain).await.unwrap();
+
+    let back = scan_all(&sink.store()).await;
+    assert_eq!(back, chain);
+    let report = verify(&back, &VerifyOptions::new().key(key.verifying_key()).require_sealed(true))
+        .unwrap_or_else(|p| panic!("verification failed: {p}"));
+    assert!(report.chains[0].sealed);
+
+    // The typed columns hold what people filter on.
+    let pool = db.pool().await;
+    let (ip, actor, keys): (String, String, Vec<String>) = sqlx::query_as(
+        "SELECT host(ip), actor, actor_keys FROM audit_events WHERE event = 'project.update' LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(ip, "2001:db8::1");
+    assert_eq!(actor, "user0@example.com");
+    // Every form the actor filter accepts (the display form is the email here).
+    assert!(keys.contains(&"u_0".to_owned()) && keys.contains(&actor), "{keys:?}");
+    sink.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_partition_dropped_meanwhile_is_created_again() {
+    let db = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let old = datetime!(2024-01-15 08:00 UTC);
+    sink.write_batch(&[entry_at(0, old)]).await.unwrap();
+    // Another process drops that month (the sink still believes it exists).
+    let pool = db.pool().await;
+    let dropped: Vec<String> = sqlx::query_scalar(
+        "SELECT partition_name FROM audit_events_drop_partitions('2024-02-01T00:00:00Z', false)",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(dropped, ["audit_events_p2024_01"]);
+    // The insert finds no partition, creates it and tries again.
+    let e = entry_at(1, old);
+    sink.write_batch(std::slice::from_ref(&e)).await.unwrap();
+    assert_eq!(scan_all(&sink.store()).await, [e]);
+    sink.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_closed_pool_is_a_transient_error() {
+    let db = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    sink.pool().close().await;
+    let err = sink.write_batch(&[entry(0)]).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}
+
+#[tokio::test]
+async fn queries_use_every_filter_with_bound_parameters() {
+    let db = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let mut batch: Vec<AuditEvent> = (0..20).map(entry).collect();
+    batch[3].tenant = Some("o'brien; DROP TABLE audit_events; --".to_owned());
+    sink.write_batch(&batch).await.unwrap();
+    let store = sink.store();
+    let page =
+        store.query(&Query::new().tenant("o'brien; DROP TABLE audit_events; --")).await.unwrap();
+    assert_eq!(page.entries, [batch[3].clone()]);
+    let page = store.query(&Query::new().text("%")).await.unwrap();
+    assert!(page.entries.is_empty(), "`%` is a literal in text search");
+    let ids: HashSet<_> = scan_all(&store).await.into_iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), 20);
+    sink.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_sinks_create_the_same_partitions_at_once() {
+    let db = TestDb::migrated().await;
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        // Each its own pool, as separate processes would.
+        let sink = PostgresSink::connect(&db.url).await.unwrap();
+        writers.push(tokio::spawn(async move {
+            for round in 0..3 {
+                // Every writer needs the same eight old months at once.
+                let batch: Vec<AuditEvent> = (0..8)
+                    .map(|m| {
+                        let month = time::Month::try_from(m as u8 + 1).unwrap();
+                        let day = time::Date::from_calendar_date(2023, month, 10).unwrap();
+                        entry_at(w * 100 + round * 10 + m, day.midnight().assume_utc())
+                    })
+                    .collect();
+                sink.write_batch(&batch).await.expect("concurrent write");
+            }
+            sink.shutdown().await.unwrap();
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    let pool = db.pool().await;
+    let rows: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_events").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows, 4 * 3 * 8);
+}
+
+#[tokio::test]
+async fn a_scan_reads_one_snapshot() {
+    let db = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    // More than one chunk of 2 000 rows.
+    let first: Vec<AuditEvent> = (0..2_500).map(entry).collect();
+    for batch in first.chunks(500) {
+        sink.write_batch(batch).await.unwrap();
+    }
+    let store = sink.store();
+    let query = Query::new();
+    let mut scan = store.scan(&query);
+    let head = futures::StreamExt::next(&mut scan).await.unwrap().unwrap();
+    assert_eq!(head, first[0]);
+    // Written while the scan runs: not part of its snapshot.
+    let later: Vec<AuditEvent> = (2_500..2_600).map(entry).collect();
+    sink.write_batch(&later).await.unwrap();
+    let rest: Vec<AuditEvent> =
+        futures::TryStreamExt::try_collect(scan).await.expect("the rest of the scan");
+    assert_eq!(rest.len(), first.len() - 1);
+    assert_eq!(rest, first[1..]);
+    assert_eq!(scan_all(&store).await.len(), 2_600);
+    sink.shutdown().await.unwrap();
+}
