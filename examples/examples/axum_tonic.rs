@@ -22,7 +22,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use audit_core::testing::MemorySink;
-use audit_core::{Actor, AuditScope, Auditor, Resource};
+use audit_core::{Actor, AuditScope, Auditor, Resource, audited};
 use audit_tower::{Audit, AuditLayer, Level, Policy, Rule};
 use axum::extract::{Path, Request};
 use axum::http::{Method, StatusCode};
@@ -65,20 +65,24 @@ async fn authenticate(req: Request, next: Next) -> axum::response::Response {
     }
 }
 
+#[audited(event = "project.create")]
 async fn create_project(Audit(audit): Audit, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
     let id = "p_42";
     audit.add_resource(Resource::new("project", id).name(body["name"].as_str().unwrap_or("")));
     (StatusCode::CREATED, Json(json!({"id": id, "name": body["name"]})))
 }
 
+#[audited(event = "project.rename")]
 async fn rename_project(Path(id): Path<String>, Json(body): Json<Value>) -> Json<Value> {
+    // The macro records the resource (from the path) and the request body;
+    // the field-level change is the handler's to say.
     if let Some(scope) = AuditScope::current() {
-        scope.add_resource(Resource::new("project", id.clone()));
         scope.record_changes(&json!({"name": "apollo"}), &json!({"name": body["name"]}));
     }
     Json(json!({"id": id, "name": body["name"]}))
 }
 
+#[audited(event = "project.delete")]
 async fn delete_project(Path(id): Path<String>) -> StatusCode {
     if id == "p_locked" {
         return StatusCode::FORBIDDEN;
@@ -108,15 +112,16 @@ struct ProjectsService;
 
 #[tonic::async_trait]
 impl Projects for ProjectsService {
+    #[audited(
+        event = "project.update",
+        actor = Actor::service("billing"),
+        resource_id = request.get_ref().id
+    )]
     async fn update_project(
         &self,
         request: tonic::Request<pb::UpdateProjectRequest>,
     ) -> Result<tonic::Response<pb::Project>, Status> {
         let r = request.into_inner();
-        if let Some(scope) = AuditScope::current() {
-            scope.set_actor(Actor::service("billing"));
-            scope.add_resource(Resource::new("project", r.id.clone()));
-        }
         if r.code != 0 {
             return Err(Status::new(Code::from(r.code), "not allowed"));
         }
