@@ -39,11 +39,14 @@ pub fn response_body(e: &AuditEvent) -> serde_json::Value {
 /// recorded (a current-thread runtime runs a spawned task only when the test
 /// yields).
 pub async fn until_recorded(auditor: &Auditor, n: u64) {
-    for _ in 0..1000 {
+    // Bounded by time, not by a count of polls: on a loaded machine the
+    // recording task may need many scheduler turns.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while tokio::time::Instant::now() < deadline {
         if auditor.stats().recorded > n {
             return;
         }
-        tokio::task::yield_now().await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    panic!("expected {n} recorded entries, got {}", auditor.stats().recorded);
+    panic!("expected {n} recorded entries (plus genesis), got {}", auditor.stats().recorded);
 }
