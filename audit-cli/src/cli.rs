@@ -22,12 +22,13 @@ Examples:
   audit stats  --store /var/log/audit --since 30d
   audit purge  --store /var/log/audit --older-than 400d --dry-run
   audit keygen --out keys/
+  audit migrate --store postgres://audit_owner@db.internal/app
 
 The store can also be given in the AUDIT_STORE environment variable.
 
 Exit status: 0 success; 1 verification found a problem, or the store or the
-output failed; 2 bad arguments, no store at the given path, or a malformed
-filter or key file.";
+output failed; 2 bad arguments, no store at the given path, a database that
+cannot be reached or has no audit schema, or a malformed filter or key file.";
 
 /// The `audit` command: query, export, verify, tail, stats, purge and keygen
 /// over an audit store.
@@ -83,6 +84,9 @@ pub enum Command {
     /// Generate an Ed25519 key pair for signing checkpoints.
     #[command(after_help = KEYGEN_AFTER_HELP)]
     Keygen(KeygenArgs),
+    /// Create or upgrade the audit schema in a Postgres database.
+    #[command(after_help = MIGRATE_AFTER_HELP)]
+    Migrate(MigrateArgs),
 }
 
 const QUERY_AFTER_HELP: &str = "\
@@ -130,6 +134,17 @@ Examples:
 
 A store may remove less than asked (the file store removes whole files whose
 entries are all older than the cut-off); it never removes a newer entry.";
+
+const MIGRATE_AFTER_HELP: &str = "\
+Examples:
+  audit migrate --store postgres://audit_owner@db.internal/app
+  AUDIT_STORE=postgres://audit_owner:secret@db.internal/app audit migrate
+
+Creates the audit_events table with its triggers and the functions that manage
+its partitions, and records the version in audit_schema_migrations. Safe to run again, or from
+several places at once: what is already applied is skipped. Run it as a role
+that owns the schema; the services write with a role that may only insert and
+read. Only Postgres stores have migrations; a directory needs none.";
 
 const KEYGEN_AFTER_HELP: &str = "\
 Examples:
@@ -585,6 +600,15 @@ pub struct PurgeArgs {
     /// Example: `--dry-run`
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// Arguments of `audit migrate`.
+#[derive(Debug, Clone, Args)]
+#[non_exhaustive]
+pub struct MigrateArgs {
+    /// The database to migrate: a postgres:// URL.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// Arguments of `audit keygen`.

@@ -10,8 +10,9 @@ use crate::keys::KeyFileError;
 ///
 /// Every message says what went wrong and what to do about it. The exit code
 /// ([`CliError::exit_code`]) is 2 for everything the caller can fix by
-/// changing the command line (bad arguments, no store at that path, a store
-/// kind this binary does not include, malformed key files), and 1 for failures
+/// changing the command line (bad arguments, no store at that path, a database
+/// that cannot be reached or has no audit schema, a store kind this binary
+/// does not include, malformed key files), and 1 for failures
 /// while running (the store failed, data is corrupt, output could not be
 /// written).
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,15 @@ pub enum CliError {
         /// The path as given (or the URL, with any password hidden).
         path: String,
         /// Why there is none, and what to do.
+        reason: String,
+    },
+    /// `--store` names a database that cannot be reached (or that refuses the
+    /// login).
+    #[error("cannot connect to the audit store at {store}: {reason}")]
+    Unreachable {
+        /// The URL, with any password hidden.
+        store: String,
+        /// Why, and what to check.
         reason: String,
     },
     /// `--store` names a kind of store that this binary does not include.
@@ -67,7 +77,10 @@ impl CliError {
     /// The process exit code for this error: 2 for usage errors, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::Usage(_) | Self::NoStore { .. } | Self::Unsupported(_) => 2,
+            Self::Usage(_)
+            | Self::NoStore { .. }
+            | Self::Unreachable { .. }
+            | Self::Unsupported(_) => 2,
             Self::Key(e) if e.is_usage() => 2,
             Self::Key(_) | Self::Store(_) | Self::Io { .. } => 1,
         }

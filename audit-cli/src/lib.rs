@@ -17,8 +17,12 @@
 //! ```
 //!
 //! Exit codes: 0 success; 1 `verify` found a problem, or the store or the
-//! output failed; 2 bad arguments, no store at the given path, a store kind
-//! not built in, or a malformed filter or key file.
+//! output failed; 2 bad arguments, no store at the given path, a database
+//! that cannot be reached or has no audit schema, a store kind not built in,
+//! or a malformed filter or key file.
+//!
+//! The `postgres` feature (on by default) adds `--store postgres://...` and
+//! `audit migrate`.
 
 pub mod cli;
 pub mod commands;
@@ -49,6 +53,7 @@ pub fn run(cli: Cli) -> Result<Status, CliError> {
     use cli::Command;
     let store_args = match &cli.command {
         Command::Keygen(args) => return commands::keygen(args, &mut out, &ctx),
+        Command::Migrate(a) => &a.store,
         Command::Query(a) => &a.store,
         Command::Export(a) => &a.store,
         Command::Verify(a) => &a.store,
@@ -61,10 +66,20 @@ pub fn run(cli: Cli) -> Result<Status, CliError> {
         .build()
         .map_err(|e| CliError::io("could not start the async runtime", e))?;
     runtime.block_on(async {
+        if let Command::Migrate(args) = &cli.command {
+            return commands::migrate(args, &mut out, &ctx).await;
+        }
         if let (Command::Purge(args), StoreSpec::Dir(dir)) = (&cli.command, &store_args.store) {
             // Opened as a file store, to name the files removed.
             let store = store::open_file_store(dir)?;
             return commands::purge_files(&store, args, &mut out, &ctx).await;
+        }
+        #[cfg(feature = "postgres")]
+        if let (Command::Purge(args), StoreSpec::Postgres(url)) = (&cli.command, &store_args.store)
+        {
+            // Opened as a Postgres store, to name the partitions dropped.
+            let store = store::open_postgres_store(url).await?;
+            return commands::purge_partitions(&store, url, args, &mut out, &ctx).await;
         }
         let store = open_store(&store_args.store).await?;
         let store = store.as_ref();
@@ -76,6 +91,7 @@ pub fn run(cli: Cli) -> Result<Status, CliError> {
             Command::Stats(args) => commands::stats(store, args, &mut out, &ctx).await,
             Command::Purge(args) => commands::purge(store, args, &mut out, &ctx).await,
             Command::Keygen(args) => commands::keygen(args, &mut out, &ctx),
+            Command::Migrate(args) => commands::migrate(args, &mut out, &ctx).await,
         }
     })
 }

@@ -74,7 +74,7 @@ impl fmt::Debug for StoreSpec {
 }
 
 /// `scheme://user:secret@host/db` → `scheme://user:***@host/db`.
-fn redact_url_password(url: &str) -> String {
+pub(crate) fn redact_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
@@ -130,16 +130,75 @@ pub fn open_file_store(path: &Path) -> Result<audit_sinks::file::FileStore, CliE
     Ok(audit_sinks::file::FileStore::open(path)?)
 }
 
-/// The Postgres store, once `audit-sinks` has one: add a `postgres` feature
-/// to this crate that enables `audit-sinks/postgres`, and connect here under
-/// `#[cfg(feature = "postgres")]`.
 async fn open_postgres(url: &str) -> Result<Box<dyn AuditStore>, CliError> {
-    let _ = url;
-    Err(CliError::Unsupported(
-        "the Postgres store is not built into this binary yet; pass a directory written by the \
-         file sink as --store"
-            .to_owned(),
-    ))
+    #[cfg(feature = "postgres")]
+    {
+        Ok(Box::new(open_postgres_store(url).await?))
+    }
+    #[cfg(not(feature = "postgres"))]
+    {
+        let _ = url;
+        Err(CliError::Unsupported(
+            "the Postgres store is not built into this binary; rebuild audit-cli with the \
+             `postgres` feature (on by default), or pass a directory written by the file sink \
+             as --store"
+                .to_owned(),
+        ))
+    }
+}
+
+/// Opens a Postgres store as its own type (for what only it can do, such as
+/// naming the partitions a purge drops).
+///
+/// Fails with exit code 2 when the URL is malformed, the server cannot be
+/// reached or refuses the login, or the database has no audit schema (then
+/// the message says to run `audit migrate`). The password never shows.
+#[cfg(feature = "postgres")]
+pub async fn open_postgres_store(
+    url: &str,
+) -> Result<audit_sinks::postgres::PostgresStore, CliError> {
+    audit_sinks::postgres::PostgresStore::connect(url).await.map_err(|e| postgres_error(url, e))
+}
+
+/// Turns a Postgres setup error into a [`CliError`] that names the store
+/// (password redacted) and says what to do.
+///
+/// Usage errors (exit code 2): a malformed URL, a server that cannot be
+/// reached, a missing or outdated schema. Anything else failed while running
+/// (exit code 1).
+#[cfg(feature = "postgres")]
+pub(crate) fn postgres_error(url: &str, e: audit_sinks::postgres::PostgresError) -> CliError {
+    use audit_sinks::postgres::PostgresError as E;
+    let store = redact_url_password(url);
+    match e {
+        E::InvalidUrl(reason) => CliError::Usage(format!(
+            "invalid PostgreSQL URL {store}: {reason} (expected \
+             postgres://user[:password]@host[:port]/database[?options])"
+        )),
+        E::Connect { source, .. } => CliError::Unreachable {
+            store,
+            reason: format!(
+                "{source}; check that the server is running and reachable from here (host and \
+                 port), that the user and password are right, and that the database exists"
+            ),
+        },
+        E::SchemaOutdated { found: 0, .. } => CliError::NoStore {
+            path: store.clone(),
+            reason: format!(
+                "the database has no audit schema; create it with `audit migrate --store \
+                 {store}` (as a role that owns the schema), or check the database name"
+            ),
+        },
+        E::SchemaOutdated { found, expected, .. } => CliError::NoStore {
+            path: store.clone(),
+            reason: format!(
+                "the audit schema is at version {found}, but this audit needs version \
+                 {expected}; upgrade it with `audit migrate --store {store}` (as a role that \
+                 owns the schema)"
+            ),
+        },
+        other => CliError::Store(audit_core::store::StoreError::Other(Box::new(other))),
+    }
 }
 
 #[cfg(test)]
@@ -167,7 +226,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn missing_directories_and_postgres_are_usage_errors() {
+    async fn missing_directories_are_usage_errors() {
         let dir = tempfile::tempdir().unwrap();
         let missing = StoreSpec::Dir(dir.path().join("nope"));
         let err = open_store(&missing).await.unwrap_err();
@@ -178,9 +237,37 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         let err = open_store(&StoreSpec::Dir(file)).await.unwrap_err();
         assert!(err.to_string().contains("not a directory"), "{err}");
+    }
 
+    #[cfg(not(feature = "postgres"))]
+    #[tokio::test]
+    async fn postgres_without_the_feature_is_a_usage_error() {
         let err = open_store(&StoreSpec::Postgres("postgres://db/a".into())).await.unwrap_err();
         assert_eq!(err.exit_code(), 2);
-        assert!(err.to_string().contains("the Postgres store is not built into this binary yet"));
+        assert!(err.to_string().contains("the Postgres store is not built into this binary"));
+    }
+
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn an_unreachable_postgres_is_a_usage_error_without_the_password() {
+        let url = "postgres://audit:hunter2@127.0.0.1:1/audit";
+        let err = open_store(&StoreSpec::Postgres(url.into())).await.unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "cannot connect to the audit store at postgres://audit:***@127.0.0.1:1/audit: "
+            ),
+            "{text}"
+        );
+        assert!(text.contains("check that the server is running"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+
+        let err = open_store(&StoreSpec::Postgres("postgres://a:hunter2@db:notaport/x".into()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.exit_code(), 2, "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 }

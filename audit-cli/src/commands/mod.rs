@@ -7,6 +7,7 @@
 
 mod export;
 mod keygen;
+mod migrate;
 mod purge;
 mod query;
 mod stats;
@@ -17,6 +18,9 @@ use std::io::Write;
 
 pub use export::export;
 pub use keygen::keygen;
+pub use migrate::migrate;
+#[cfg(feature = "postgres")]
+pub use purge::purge_partitions;
 pub use purge::{purge, purge_files};
 pub use query::query;
 pub use stats::stats;

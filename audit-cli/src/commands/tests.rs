@@ -54,6 +54,7 @@ async fn run(store: &MemorySink, args: &[&str]) -> (Status, String) {
         Command::Stats(a) => stats(store, &a, &mut out, &ctx).await,
         Command::Purge(a) => purge(store, &a, &mut out, &ctx).await,
         Command::Keygen(a) => keygen(&a, &mut out, &ctx),
+        Command::Migrate(a) => migrate(&a, &mut out, &ctx).await,
     }
     .unwrap();
     (status, String::from_utf8(out).unwrap())
