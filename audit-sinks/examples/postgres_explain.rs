@@ -1,17 +1,16 @@
 //! Loads at least a million entries through the sink and prints the plans
-//! PostgreSQL chooses for the store's queries. Ignored by default (several
-//! minutes, about 2 GB); the plans it printed are recorded in
+//! PostgreSQL chooses for the store's queries. Run by hand (several minutes,
+//! about 2 GB); the plans it printed are recorded in
 //! `audit_sinks::postgres::query_plans`.
 //!
 //! ```text
-//! AUDIT_EXPLAIN_ROWS=1000000 cargo test -p audit-sinks --features postgres --release \
-//!     --test postgres_explain -- --ignored --nocapture
+//! AUDIT_EXPLAIN_ROWS=1000000 cargo run -p audit-sinks --features postgres --release \
+//!     --example postgres_explain
 //! ```
 //!
 //! Set `AUDIT_EXPLAIN_KEEP=1` to keep the database (its name is printed) for
 //! trying other indexes by hand.
-#![cfg(feature = "postgres")]
-
+#[path = "../tests/postgres_support/mod.rs"]
 mod postgres_support;
 
 use std::time::{Duration, Instant};
@@ -83,9 +82,8 @@ fn entry(n: u64, total: u64, now: OffsetDateTime) -> AuditEvent {
         .build()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "loads a million rows: run by hand (see the file's docs)"]
-async fn print_query_plans_over_a_million_entries() {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     let total: u64 =
         std::env::var("AUDIT_EXPLAIN_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let db = TestDb::migrated().await;
