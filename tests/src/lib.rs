@@ -2,7 +2,12 @@
 //! Postgres, a real OTLP receiver. The tests live in `tests/tests/`; this
 //! library holds what they share: starting the example SaaS API in-process
 //! ([`Api`]), reading back what the file sink wrote ([`read_log`]), and
-//! reading every byte under a directory ([`every_file`]).
+//! reading every byte under a directory ([`every_file`]), real receivers
+//! for the network sinks ([`receivers`]) and a fresh Postgres database per
+//! test ([`pg`]).
+
+pub mod pg;
+pub mod receivers;
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
