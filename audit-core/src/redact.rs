@@ -29,8 +29,11 @@
 //! from the request or the application:
 //!
 //! - HTTP request headers: the value of every sensitive header (see below).
-//!   Other headers that carry a URL with a query string (`Referer`,
-//!   `Location`, ...) get their query redacted like the request's.
+//!   Other headers that carry a URL (`Referer`, `Location`, ...) get its
+//!   query redacted like the request's, its fragment too (OAuth's implicit
+//!   flow puts `#access_token=..` there), and the userinfo of an absolute URL
+//!   (`https://user:password@host`: the password, or the whole userinfo
+//!   when it has no `:`, as a token alone often is).
 //! - The HTTP query string: the values of sensitive parameters; everything
 //!   else is kept byte for byte.
 //! - Request and response bodies and gRPC messages ([`Body::Json`]), at any
@@ -312,13 +315,16 @@ impl Redactor {
     }
 
     /// Redacts the values of sensitive headers in place (names are matched
-    /// case-insensitively), and the query string of any other header whose
-    /// value contains one (`Referer: https://app/cb?token=..`).
+    /// case-insensitively), and the URL in any other header whose value is or
+    /// contains one: the values of sensitive parameters in its query and its
+    /// fragment (`Referer: https://app/cb?token=..`, `..#access_token=..`),
+    /// and the userinfo password of an absolute URL
+    /// (`https://user:password@host`).
     pub fn redact_headers(&self, headers: &mut BTreeMap<String, String>) {
         for (name, value) in headers.iter_mut() {
             if self.is_sensitive_header(name) {
                 *value = self.mask(value);
-            } else if value.contains('?') {
+            } else if value.contains(['?', '#', '@']) {
                 *value = self.redact_url(value);
             }
         }
@@ -520,24 +526,62 @@ impl Redactor {
         }
     }
 
-    /// Redacts the query string of a URL (or path), keeping the fragment.
+    /// Redacts a URL (or path): the sensitive parameters of its query and of
+    /// its fragment, which is read like a query (OAuth's implicit flow sends
+    /// `#access_token=..&token_type=..`; a fragment without `=` stays as it
+    /// is), and the userinfo of an absolute URL (see [`Self::redact_userinfo`]).
     fn redact_url(&self, url: &str) -> String {
-        let Some((base, rest)) = url.split_once('?') else {
-            return url.to_owned();
+        let (rest, fragment) = match url.split_once('#') {
+            Some((r, f)) => (r, Some(f)),
+            None => (url, None),
         };
-        let (query, fragment) = match rest.split_once('#') {
-            Some((q, f)) => (q, Some(f)),
+        let (base, query) = match rest.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
             None => (rest, None),
         };
         let mut out = String::with_capacity(url.len());
-        out.push_str(base);
-        out.push('?');
-        out.push_str(&self.redact_query(query));
+        self.redact_userinfo(base, &mut out);
+        if let Some(q) = query {
+            out.push('?');
+            out.push_str(&self.redact_query(q));
+        }
         if let Some(f) = fragment {
             out.push('#');
-            out.push_str(f);
+            out.push_str(&self.redact_query(f));
         }
         out
+    }
+
+    /// Writes `base` (a URL without query and fragment) to `out`, with the
+    /// password of its userinfo masked when it is an absolute URL
+    /// (`scheme://user:password@host/..` keeps `user:`), or the whole
+    /// userinfo when it has no `:` (`https://<token>@host`, as git URLs
+    /// carry tokens). Anything that does not start with a scheme and `://`
+    /// is written as it is.
+    fn redact_userinfo(&self, base: &str, out: &mut String) {
+        let authority = base.split_once("://").and_then(|(scheme, rest)| {
+            let mut chars = scheme.chars();
+            let is_scheme = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+                && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            is_scheme.then(|| {
+                let start = scheme.len() + 3;
+                let end = rest.find('/').map_or(base.len(), |i| start + i);
+                (start, end)
+            })
+        });
+        let Some((start, end)) = authority else {
+            out.push_str(base);
+            return;
+        };
+        let Some(at) = base[start..end].rfind('@').map(|i| start + i) else {
+            out.push_str(base);
+            return;
+        };
+        let userinfo = &base[start..at];
+        let secret_start = userinfo.find(':').map_or(start, |i| start + i + 1);
+        out.push_str(&base[..secret_start]);
+        out.push_str(&self.mask(&percent_decode(&base[secret_start..at], false)));
+        out.push_str(&base[at..]);
     }
 }
 
@@ -928,6 +972,42 @@ mod tests {
         for (p, t, want) in cases {
             assert_eq!(glob_match(p.as_bytes(), t.as_bytes()), want, "{p} ~ {t}");
         }
+    }
+
+    #[test]
+    fn urls_lose_secrets_in_query_fragment_and_userinfo() {
+        let r = Redactor::default();
+        let cases = [
+            (
+                "https://app.example.com/cb?state=xyz&access_token=s3cr3t#frag",
+                "https://app.example.com/cb?state=xyz&access_token=[REDACTED]#frag",
+            ),
+            (
+                "https://app.example.com/cb#access_token=s3cr3t&token_type=bearer&state=1",
+                "https://app.example.com/cb#access_token=[REDACTED]&token_type=[REDACTED]&state=1",
+            ),
+            ("/a?page=2#section-3", "/a?page=2#section-3"),
+            ("/a#b?token=s3cr3t", "/a#b?token=[REDACTED]"),
+            (
+                "https://alice:s3cr3t@app.example.com/x?page=1",
+                "https://alice:[REDACTED]@app.example.com/x?page=1",
+            ),
+            ("https://ghp_s3cr3t@github.com/o/r.git", "https://[REDACTED]@github.com/o/r.git"),
+            ("postgres://u:p%40ss@db:5432/app", "postgres://u:[REDACTED]@db:5432/app"),
+            ("https://app.example.com/@alice", "https://app.example.com/@alice"),
+            ("mailto:alice@example.com", "mailto:alice@example.com"),
+            ("Bot/1.0 (see https://example.com/bot)", "Bot/1.0 (see https://example.com/bot)"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(r.redact_url(url), want, "{url}");
+        }
+        let mut headers = BTreeMap::from([
+            ("referer".to_owned(), "https://u:pw@a.example/#id_token=t".to_owned()),
+            ("origin".to_owned(), "https://a.example".to_owned()),
+        ]);
+        r.redact_headers(&mut headers);
+        assert_eq!(headers["referer"], "https://u:[REDACTED]@a.example/#id_token=[REDACTED]");
+        assert_eq!(headers["origin"], "https://a.example");
     }
 
     #[test]

@@ -256,14 +256,24 @@ fn on_response<B: http_body::Body>(
     (Response::from_parts(parts, ResponseBody::new(body, None)), record)
 }
 
+/// Answers a panic: a 500 (gRPC `INTERNAL`), and a `failure` entry whose
+/// reason is fixed. The panic's message may carry a secret
+/// (`panic!("bad token {token}")`) and the entry's `reason` is not redacted,
+/// so the message goes to the application's logs (`tracing`, at error level,
+/// with the request id), never to the audit trail.
 fn on_panic<B>(
     pending: &mut Pending,
     message: String,
     request_id: &HeaderValue,
 ) -> (Response<ResponseBody<B>>, Option<RecordTask>) {
+    tracing::error!(
+        request_id = %String::from_utf8_lossy(request_id.as_bytes()),
+        panic = %message,
+        "audit-tower: the handler panicked; answered with an internal error"
+    );
     let response = internal_error(pending.protocol, request_id);
     pending.observe_head(response.status(), response.headers());
-    (response, pending.finish(End::Panic(message)).map(RecordTask::from))
+    (response, pending.finish(End::Panic).map(RecordTask::from))
 }
 
 /// 500, or for gRPC `INTERNAL`, as tower-http's `CatchPanic` answers.

@@ -78,8 +78,10 @@
 //! When the request ends, the layer adds the response status, the gRPC status,
 //! the duration and the outcome ([`ClassifyOutcome`]) and records **exactly one
 //! entry**, whichever way it ends: a response, an error from the inner service
-//! (`failure`), a panic (`failure`; the client gets a 500, or gRPC `INTERNAL`,
-//! as with tower-http's `CatchPanic`), or the request future being dropped
+//! (`failure`), a panic (`failure` with the reason `the handler panicked`; the
+//! client gets a 500, or gRPC `INTERNAL`, as with tower-http's `CatchPanic`;
+//! the panic's message, which may carry a secret, goes to `tracing` at error
+//! level, not into the entry), or the request future being dropped
 //! because the client went away (`cancelled`; the mutation may have happened).
 //!
 //! Secrets in the query, headers and bodies are redacted by the

@@ -20,6 +20,10 @@ use crate::classify::{ResponseInfo, grpc_reason, http_reason};
 use crate::layer::Shared;
 use crate::policy::{Level, Protocol};
 
+/// The `reason` of an entry whose handler panicked: fixed, without the
+/// panic's message (which may carry a secret and would not be redacted).
+pub(crate) const PANIC_REASON: &str = "the handler panicked";
+
 /// What the entry keeps of the request body.
 #[derive(Debug)]
 pub(crate) enum RequestCapture {
@@ -60,8 +64,10 @@ pub(crate) enum End {
     BodyFailed,
     /// The inner service returned an error.
     Error(String),
-    /// The handler panicked.
-    Panic(String),
+    /// The handler panicked. Its message is not kept: it is free text that
+    /// may carry a secret (`panic!("bad token {token}")`), and the entry's
+    /// `reason` is not redacted; the layer logs it instead.
+    Panic,
     /// Strict delivery: the `received` entry could not be written.
     Refused(String),
     /// Dropped before the end: the client went away.
@@ -218,7 +224,7 @@ impl Pending {
         }
 
         let end_kind = match end {
-            End::Panic(_) => EndKind::Overriding,
+            End::Panic => EndKind::Overriding,
             End::Refused(_) => EndKind::Refusal,
             _ => EndKind::Normal,
         };
@@ -226,7 +232,7 @@ impl Pending {
             End::Head | End::Finished => self.classify(&end, explicit),
             End::BodyFailed => (Outcome::Failure, Some("the response body failed".to_owned())),
             End::Error(e) => (Outcome::Failure, Some(format!("the service failed: {e}"))),
-            End::Panic(msg) => (Outcome::Failure, Some(format!("the handler panicked: {msg}"))),
+            End::Panic => (Outcome::Failure, Some(PANIC_REASON.to_owned())),
             End::Refused(e) => {
                 event.metadata.insert("stage".into(), "refused".into());
                 (Outcome::Failure, Some(format!("refused: the audit trail is unavailable: {e}")))
@@ -435,6 +441,10 @@ pub(crate) fn report(shared: &Shared, error: &RecordError) {
     match error {
         RecordError::NotDurable { .. } | RecordError::Timeout { .. } => {
             tracing::error!(error = %error, "audit-tower: a strict audit entry was not confirmed");
+        }
+        // The request is refused, and its `refused` entry recorded instead.
+        RecordError::Backlog { .. } | RecordError::Busy { .. } => {
+            tracing::error!(error = %error, "audit-tower: a strict audit entry was refused");
         }
         _ => {
             shared.lost.fetch_add(1, Ordering::Relaxed);

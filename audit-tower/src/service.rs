@@ -245,6 +245,7 @@ pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     } else {
         "(no message)".to_owned()
     };
+    // For the application's log only (never the entry: see `on_panic`).
     // A panic message is free text: keep it short.
     match msg.char_indices().nth(200) {
         Some((i, _)) => format!("{}...", &msg[..i]),

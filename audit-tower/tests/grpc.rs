@@ -204,6 +204,8 @@ async fn a_panicking_rpc_is_internal_and_a_failure() {
     let entries = trail.finish().await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].outcome, Outcome::Failure);
+    // A fixed reason: the panic's message goes to the logs, not the entry.
+    assert_eq!(entries[0].reason.as_deref(), Some("the handler panicked"));
     assert_eq!(entries[0].response.as_ref().unwrap().grpc_status, Some(13));
 }
 
