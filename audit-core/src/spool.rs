@@ -13,6 +13,15 @@
 //! being killed) before `record` returns. A sink whose in-memory queue is full
 //! or that is failing reads its backlog back from here, in order, so memory
 //! stays bounded. A segment is deleted once every sink's cursor has passed it.
+//!
+//! An append that fails (a full disk: `ENOSPC`, a quota, an I/O error, also
+//! at the `fsync`) is taken back: the segment is truncated to where the entry
+//! started, so that the spool never holds a torn line or an entry its index
+//! does not count, and the next append (once there is space) follows the
+//! last whole entry. If even the truncation fails, it is tried again before
+//! the next append, and nothing is appended until it succeeds. The error
+//! names the file and says what to do; the pipeline then keeps the entry in
+//! memory (see `Inner::spool` in the auditor).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
@@ -33,6 +42,51 @@ pub(crate) struct Wal {
     file: File,
     fsync: bool,
     buf: Vec<u8>,
+    /// A failed append may have left part of a line after `segment_bytes`
+    /// that could not be truncated: truncate before appending again.
+    torn: bool,
+}
+
+/// An I/O error of the spool, saying what was done on which file and what to
+/// do about it; keeps the kind and the OS error as its source.
+#[derive(Debug)]
+struct SpoolIoError {
+    message: String,
+    source: io::Error,
+}
+
+impl std::fmt::Display for SpoolIoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SpoolIoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// Wraps an I/O error on `path` (`doing`: "appending to", ...) in one that
+/// says what went wrong, where, and what to do; keeps its kind.
+fn io_error(doing: &str, path: &Path, e: io::Error) -> io::Error {
+    let path = path.display();
+    let message = match e.kind() {
+        io::ErrorKind::StorageFull => format!(
+            "no space left on device (the disk is full) {doing} the audit spool file {path}: \
+             free space on that volume or move the spool directory"
+        ),
+        io::ErrorKind::QuotaExceeded => format!(
+            "disk quota exceeded {doing} the audit spool file {path}: raise the quota or free \
+             space"
+        ),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => format!(
+            "permission denied {doing} the audit spool file {path}: {e}: check the owner and \
+             mode of the spool directory and that its volume is writable"
+        ),
+        _ => format!("I/O error {doing} the audit spool file {path}: {e}"),
+    };
+    io::Error::new(e.kind(), SpoolIoError { message, source: e })
 }
 
 fn segment_path(dir: &Path, first: u64) -> PathBuf {
@@ -127,6 +181,7 @@ impl Wal {
             file,
             fsync,
             buf: Vec::with_capacity(4096),
+            torn: false,
         })
     }
 
@@ -138,22 +193,34 @@ impl Wal {
         &self.dir
     }
 
+    fn segment(&self) -> PathBuf {
+        segment_path(&self.dir, self.segment_first)
+    }
+
     /// Appends one entry; returns its index. The line reaches the kernel in
-    /// one `write` before this returns.
+    /// one `write` before this returns. On error nothing of it stays in the
+    /// spool (see the module docs).
     pub(crate) fn append(&mut self, event: &AuditEvent) -> io::Result<u64> {
+        if self.torn {
+            self.take_back().map_err(|e| io_error("repairing", &self.segment(), e))?;
+        }
         if self.segment_bytes >= SEGMENT_BYTES {
             self.roll()?;
         }
         self.buf.clear();
         serde_json::to_writer(&mut self.buf, event).map_err(io::Error::other)?;
         self.buf.push(b'\n');
-        if let Err(e) = self.file.write_all(&self.buf) {
-            // Leave no partial line behind for the next append.
-            let _ = self.file.set_len(self.segment_bytes);
-            return Err(e);
+        let mut result = self.file.write_all(&self.buf);
+        if result.is_ok() && self.fsync {
+            result = self.file.sync_data();
         }
-        if self.fsync {
-            self.file.sync_data()?;
+        if let Err(e) = result {
+            // Leave no partial line (nor a whole one the index does not
+            // count) behind for the next append.
+            if self.take_back().is_err() {
+                self.torn = true;
+            }
+            return Err(io_error("appending to", &self.segment(), e));
         }
         self.segment_bytes += self.buf.len() as u64;
         let index = self.head;
@@ -161,11 +228,20 @@ impl Wal {
         Ok(index)
     }
 
+    /// Truncates the segment to its last whole entry.
+    fn take_back(&mut self) -> io::Result<()> {
+        self.file.set_len(self.segment_bytes)?;
+        self.torn = false;
+        Ok(())
+    }
+
     fn roll(&mut self) -> io::Result<()> {
-        self.file.sync_data()?;
+        self.file.sync_data().map_err(|e| io_error("syncing", &self.segment(), e))?;
+        let next = segment_path(&self.dir, self.head);
+        // The state changes only once the new segment is open.
+        self.file = open_append(&next).map_err(|e| io_error("creating", &next, e))?;
         self.segment_first = self.head;
         self.segment_bytes = 0;
-        self.file = open_append(&segment_path(&self.dir, self.segment_first))?;
         Ok(())
     }
 
@@ -309,10 +385,10 @@ pub(crate) fn load_cursor(dir: &Path, sink: &str) -> io::Result<Option<u64>> {
 pub(crate) fn store_cursor(dir: &Path, sink: &str, index: u64) -> io::Result<()> {
     let path = cursor_path(dir, sink);
     let tmp = path.with_extension("cursor.tmp");
-    let mut file = private_file(&tmp)?;
-    file.write_all(index.to_string().as_bytes())?;
+    let mut file = private_file(&tmp).map_err(|e| io_error("creating", &tmp, e))?;
+    file.write_all(index.to_string().as_bytes()).map_err(|e| io_error("writing", &tmp, e))?;
     drop(file);
-    fs::rename(tmp, path)
+    fs::rename(&tmp, &path).map_err(|e| io_error("renaming", &tmp, e))
 }
 
 pub(crate) fn dead_letter(dir: &Path, sink: &str, batch: &[AuditEvent]) -> io::Result<PathBuf> {
@@ -322,13 +398,119 @@ pub(crate) fn dead_letter(dir: &Path, sink: &str, batch: &[AuditEvent]) -> io::R
             .map(|s| format!("{}.jsonl", s.to_string_lossy()))
             .unwrap_or_default(),
     );
-    let mut file = open_append(&path)?;
     let mut buf = Vec::new();
     for e in batch {
         serde_json::to_writer(&mut buf, e).map_err(io::Error::other)?;
         buf.push(b'\n');
     }
-    file.write_all(&buf)?;
-    file.sync_data()?;
+    let mut file = open_append(&path).map_err(|e| io_error("opening", &path, e))?;
+    let start = file.metadata().map_err(|e| io_error("opening", &path, e))?.len();
+    if let Err(e) = file.write_all(&buf).and_then(|()| file.sync_data()) {
+        // No torn line for the next batch to follow.
+        let _ = file.set_len(start);
+        return Err(io_error("appending to", &path, e));
+    }
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: u64) -> AuditEvent {
+        let mut event = AuditEvent::builder("spool.test").metadata("n", n).build();
+        event.id = uuid::Uuid::now_v7();
+        event
+    }
+
+    fn read_all(dir: &Path, to: u64) -> (Vec<(u64, AuditEvent)>, u64) {
+        let mut reader = WalReader::new(dir);
+        let entries = reader.read(0, to, usize::MAX).unwrap();
+        (entries, reader.take_skipped())
+    }
+
+    /// `/dev/full`: every write fails with `ENOSPC`, and it cannot be
+    /// truncated, like a full disk on which even taking a write back fails.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_full_disk_says_so_and_leaves_no_torn_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), false).unwrap();
+        let first = entry(0);
+        assert_eq!(wal.append(&first).unwrap(), 0);
+
+        let segment = wal.segment();
+        let real = std::mem::replace(
+            &mut wal.file,
+            OpenOptions::new().append(true).open("/dev/full").unwrap(),
+        );
+        let err = wal.append(&entry(1)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::StorageFull);
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!(
+                "no space left on device (the disk is full) appending to the audit spool file {}",
+                segment.display()
+            )),
+            "{message}"
+        );
+        assert!(message.ends_with("free space on that volume or move the spool directory"));
+        let source = std::error::Error::source(err.get_ref().unwrap()).unwrap();
+        assert!(source.to_string().contains("os error 28"), "{source}");
+        assert_eq!(wal.head(), 1, "a failed append takes no index");
+        assert!(wal.torn, "the take-back failed, so it is tried again first");
+
+        // Part of the line had reached the file when the disk filled up.
+        let mut partial = open_append(&segment).unwrap();
+        partial.write_all(br#"{"id":"0190"#).unwrap();
+        wal.file = real;
+        let third = entry(2);
+        assert_eq!(wal.append(&third).unwrap(), 1, "space again: the next index");
+        assert!(!wal.torn);
+
+        let (entries, skipped) = read_all(dir.path(), wal.head());
+        assert_eq!(skipped, 0, "no torn line before the next entry");
+        let ids: Vec<_> = entries.iter().map(|(i, e)| (*i, e.id)).collect();
+        assert_eq!(ids, [(0, first.id), (1, third.id)]);
+        let bytes = fs::read(&segment).unwrap();
+        assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count(), 2);
+    }
+
+    #[test]
+    fn io_errors_name_the_file_and_keep_their_kind() {
+        let path = Path::new("/var/spool/audit/cursors/file.cursor.tmp");
+        for (kind, says) in [
+            (io::ErrorKind::StorageFull, "no space left on device (the disk is full) writing"),
+            (io::ErrorKind::QuotaExceeded, "disk quota exceeded writing"),
+            (io::ErrorKind::PermissionDenied, "permission denied writing"),
+            (io::ErrorKind::Other, "I/O error writing"),
+        ] {
+            let err = io_error("writing", path, io::Error::from(kind));
+            assert_eq!(err.kind(), kind);
+            let message = err.to_string();
+            assert!(message.starts_with(says), "{message}");
+            assert!(message.contains(&path.display().to_string()), "{message}");
+        }
+    }
+
+    #[test]
+    fn a_failed_roll_keeps_appending_to_the_open_segment() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = Wal::open(dir.path(), false).unwrap();
+        wal.append(&entry(0)).unwrap();
+        // The next segment cannot be created: its directory is gone.
+        let wal_dir = dir.path().join("wal");
+        let moved = dir.path().join("wal-moved");
+        fs::rename(&wal_dir, &moved).unwrap();
+        wal.segment_bytes = SEGMENT_BYTES;
+        let err = wal.roll().unwrap_err();
+        assert!(err.to_string().starts_with("I/O error creating the audit spool file"), "{err}");
+        assert_eq!((wal.segment_first, wal.segment_bytes), (0, SEGMENT_BYTES), "unchanged");
+        fs::rename(&moved, &wal_dir).unwrap();
+        wal.roll().unwrap();
+        assert_eq!((wal.segment_first, wal.segment_bytes), (1, 0));
+        assert_eq!(wal.append(&entry(1)).unwrap(), 1);
+        let (entries, skipped) = read_all(dir.path(), wal.head());
+        assert_eq!((entries.len(), skipped), (2, 0));
+    }
 }

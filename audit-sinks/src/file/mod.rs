@@ -70,8 +70,11 @@
 //! Every file system error is transient: the pipeline keeps the entries
 //! (queue or spool) and retries with backoff. A full disk says so: "no space
 //! left on device writing `<file>`; the entries stay queued and are retried:
-//! free space on that volume or move the audit log directory". Only an entry
-//! that cannot be serialized is a permanent error.
+//! free space on that volume or move the audit log directory". The part of
+//! the batch that reached the file is taken back, a file that could not be
+//! created takes no file number, and once there is space again the next
+//! retry writes the batch whole, after the last whole entry: no restart is
+//! needed. Only an entry that cannot be serialized is a permanent error.
 //!
 //! # Crash repair
 //!
