@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
@@ -34,7 +35,7 @@ use uuid::Uuid;
 use crate::event::rfc3339_micros;
 use crate::integrity::{CheckpointPolicy, IntegrityError, Sequencer, SigningKey};
 use crate::spool::{self, Wal, WalReader};
-use crate::{AuditEvent, AuditEventBuilder, Redactor, ServiceInfo, Sink};
+use crate::{AuditEvent, AuditEventBuilder, EncodedBatch, Redactor, ServiceInfo, Sink};
 
 /// When `record` returns, and what happens when a sink cannot keep up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -49,7 +50,10 @@ pub enum Delivery {
     /// `record` returns once every sink has written the entry, and returns an
     /// error when one cannot (down, rejecting, or not within the strict
     /// timeout). Fail-closed: the caller should refuse the operation. The entry
-    /// is still retried and delivered later, like a buffered one.
+    /// is still retried and delivered later, like a buffered one. A strict
+    /// caller never waits for room: when a sink's queue is full, or the
+    /// pipeline stays busy for the strict timeout, the entry is refused
+    /// before it is recorded ([`RecordError::Backlog`], [`RecordError::Busy`]).
     Strict,
     /// Like `Buffered`, but a full queue drops the entry for that sink instead
     /// of spilling or waiting. Every drop is counted.
@@ -180,9 +184,47 @@ pub enum RecordError {
         /// The strict timeout.
         timeout: Duration,
     },
+    /// Strict delivery: the entry was refused before it was recorded,
+    /// because a sink is a whole queue behind (down or too slow). Strict
+    /// callers are refused at once rather than wait for room.
+    #[error(
+        "entry {id} was not recorded: sink `{sink}` has a full queue ({capacity} entries wait; \
+         it is down or too slow), and strict delivery refuses instead of waiting. See \
+         `Auditor::stats` and the sink's errors in the logs"
+    )]
+    Backlog {
+        /// The entry.
+        id: Uuid,
+        /// The sink whose queue is full.
+        sink: String,
+        /// Its queue capacity.
+        capacity: usize,
+    },
+    /// Strict delivery: the entry was refused before it was recorded,
+    /// because the pipeline stayed busy for the whole strict timeout (other
+    /// callers waiting for room in a full queue).
+    #[error(
+        "entry {id} was not recorded: the pipeline stayed busy for {timeout:?} (callers ahead \
+         wait for room in a full sink queue); strict delivery refuses instead of waiting"
+    )]
+    Busy {
+        /// The entry.
+        id: Uuid,
+        /// The strict timeout.
+        timeout: Duration,
+    },
     /// The entry could not be hashed.
     #[error(transparent)]
     Integrity(#[from] IntegrityError),
+}
+
+impl RecordError {
+    /// Whether the entry was recorded (sequenced and queued) despite the
+    /// error: strict delivery could not confirm it, but it stays queued and
+    /// is written when the sink recovers.
+    pub fn entry_was_recorded(&self) -> bool {
+        matches!(self, Self::NotDurable { .. } | Self::Timeout { .. })
+    }
 }
 
 /// Why an auditor could not be built.
@@ -422,6 +464,14 @@ impl AuditorBuilder {
     /// Spools every entry to this directory before `record` returns, so a
     /// failing or slow sink costs disk, not memory, and a crash loses nothing
     /// that `record` acknowledged.
+    ///
+    /// When an append fails (a full disk: the error, logged with `tracing`,
+    /// reads "no space left on device (the disk is full) appending to the
+    /// audit spool file `<file>`: ..."), nothing of it stays in the spool,
+    /// [`Stats::spool_errors`] counts it and the entry is kept in memory
+    /// instead, up to [`queue_capacity`](Self::queue_capacity) per sink;
+    /// beyond that callers wait. Appends resume by themselves once there is
+    /// space.
     pub fn spool_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.spool_dir = Some(dir.into());
         self
@@ -508,6 +558,7 @@ impl AuditorBuilder {
             closed: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             spool_dir: self.spool_dir,
+            json: self.sinks.iter().any(|s| s.wants_json()),
         });
         {
             // Nobody else can hold the lock yet.
@@ -595,11 +646,32 @@ impl Auditor {
         inner.enrich(&mut event);
         inner.redactor.redact_event(&mut event);
 
-        let mut core = inner.core.lock().await;
+        // Strict callers never wait for room: not behind the lock (held by a
+        // caller waiting for room), not in a full queue.
+        let strict = delivery == Delivery::Strict;
+        let deadline = tokio::time::Instant::now() + inner.strict_timeout;
+        let mut core = if strict {
+            tokio::time::timeout_at(deadline, inner.core.lock())
+                .await
+                .map_err(|_| RecordError::Busy { id: event.id, timeout: inner.strict_timeout })?
+        } else {
+            inner.core.lock().await
+        };
         if inner.closed.load(Ordering::SeqCst) {
             return Err(RecordError::Shutdown);
         }
-        core.sequencer.seal(&mut event)?;
+        if strict {
+            // With the lock held, nobody else fills the queues.
+            if let Some(q) = inner.queues.iter().find(|q| q.lock().mem >= q.capacity) {
+                return Err(RecordError::Backlog {
+                    id: event.id,
+                    sink: q.name.clone(),
+                    capacity: q.capacity,
+                });
+            }
+        }
+        // The JSON made while hashing, for the sinks that write JSON.
+        let json = core.sequencer.seal_encoded(&mut event, inner.json)?.map(Bytes::from);
         let seq = core.sequencer.next_seq() - 1;
         let id = event.id;
         let chain = core.sequencer.chain_id();
@@ -614,15 +686,14 @@ impl Auditor {
                 })
                 .collect::<Vec<_>>()
         });
-        let dropped_by = inner.dispatch(&mut core, event, delivery).await;
+        let dropped_by = inner.dispatch(&mut core, event, json, delivery).await;
         if core.sequencer.checkpoint_due(Instant::now()) {
             let checkpoint = core.sequencer.checkpoint(false)?;
-            inner.dispatch(&mut core, checkpoint, Delivery::Buffered).await;
+            inner.dispatch(&mut core, checkpoint, None, Delivery::Buffered).await;
         }
         drop(core);
 
         if let Some(acks) = acks {
-            let deadline = tokio::time::Instant::now() + inner.strict_timeout;
             for (sink, rx) in acks {
                 match tokio::time::timeout_at(deadline, rx).await {
                     Ok(Ok(Ok(()))) => {}
@@ -697,7 +768,7 @@ impl Auditor {
             let closing = core.sequencer.checkpoint(true)?;
             let _ = tokio::time::timeout_at(
                 deadline,
-                inner.dispatch(&mut core, closing, Delivery::Buffered),
+                inner.dispatch(&mut core, closing, None, Delivery::Buffered),
             )
             .await;
         }
@@ -751,6 +822,8 @@ struct Inner {
     closed: AtomicBool,
     shut_down: AtomicBool,
     spool_dir: Option<PathBuf>,
+    /// Whether a sink uses the entries' JSON (kept from hashing).
+    json: bool,
 }
 
 impl Inner {
@@ -778,6 +851,7 @@ impl Inner {
         &self,
         core: &mut Core,
         event: AuditEvent,
+        json: Option<Bytes>,
         delivery: Delivery,
     ) -> Vec<String> {
         let wal_index = self.spool(core, &event);
@@ -790,7 +864,7 @@ impl Inner {
         for (i, q) in self.queues.iter().enumerate() {
             let item = if i == last { event.take() } else { event.clone() };
             let Some(item) = item else { break };
-            let mut item = Some(Item { seq, wal: wal_index, event: item });
+            let mut item = Some(Item { seq, wal: wal_index, event: item, json: json.clone() });
             loop {
                 let notified = q.space.notified();
                 tokio::pin!(notified);
@@ -836,7 +910,7 @@ impl Inner {
         metrics_counter("audit_recorded_total", None, 1);
         let seq = event.chain.as_ref().map(|c| c.seq);
         for q in &self.queues {
-            q.lock().push_mem(Item { seq, wal: wal_index, event: event.clone() });
+            q.lock().push_mem(Item { seq, wal: wal_index, event: event.clone(), json: None });
             q.wake.notify_one();
         }
     }
@@ -912,7 +986,7 @@ async fn checkpoint_timer(inner: Weak<Inner>, interval: Duration) {
         if core.sequencer.checkpoint_due(Instant::now()) {
             match core.sequencer.checkpoint(false) {
                 Ok(cp) => {
-                    inner.dispatch(&mut core, cp, Delivery::Buffered).await;
+                    inner.dispatch(&mut core, cp, None, Delivery::Buffered).await;
                 }
                 Err(e) => tracing::error!(error = %e, "audit: could not write a checkpoint"),
             }
@@ -938,6 +1012,9 @@ struct Item {
     /// Index in the spool, if spooled.
     wal: Option<u64>,
     event: AuditEvent,
+    /// `serde_json::to_vec(&event)`, when the pipeline has it (see
+    /// [`EncodedBatch`]).
+    json: Option<Bytes>,
 }
 
 enum Chunk {
@@ -1139,6 +1216,7 @@ impl Worker {
                                         .map(|c| c.seq),
                                     wal: Some(index),
                                     event,
+                                    json: None,
                                 })
                                 .collect();
                             (items, true)
@@ -1190,10 +1268,11 @@ impl Worker {
         let n = items.len() as u64;
         let max_seq = items.iter().filter_map(|i| i.seq).max();
         let last_wal = items.iter().rev().find_map(|i| i.wal);
-        let events: Vec<AuditEvent> = items.into_iter().map(|i| i.event).collect();
+        let (events, json): (Vec<AuditEvent>, Vec<Option<Bytes>>) =
+            items.into_iter().map(|i| (i.event, i.json)).unzip();
         let mut attempt = 0u32;
         loop {
-            match self.sink.write_batch(&events).await {
+            match self.sink.write_encoded(EncodedBatch::with_json(&events, &json)).await {
                 Ok(()) => {
                     self.queue.written.fetch_add(n, Ordering::Relaxed);
                     metrics_counter("audit_written_total", Some(&self.queue.name), n);

@@ -155,10 +155,13 @@ pub fn canonical_json(event: &AuditEvent) -> Result<Vec<u8>, IntegrityError> {
     Ok(out)
 }
 
+/// Writes the canonical JSON of `event` (without `chain.hash`); returns
+/// whether it came from serde_json's own output (the fast path), in which
+/// case the bytes are also `serde_json::to_vec` of the entry without its hash.
 fn write_canonical<W: std::io::Write>(
     event: &AuditEvent,
     out: &mut W,
-) -> Result<(), IntegrityError> {
+) -> Result<bool, IntegrityError> {
     let without_hash;
     let event = match &event.chain {
         Some(link) if !link.hash.is_empty() => {
@@ -172,12 +175,14 @@ fn write_canonical<W: std::io::Write>(
         }
         _ => event,
     };
-    if serde_json_output_is_canonical(event) {
+    let plain = serde_json_output_is_canonical(event);
+    if plain {
         serde_json::to_writer(out, event)
     } else {
         serde_json_canonicalizer::to_writer(event, out)
     }
-    .map_err(|e| IntegrityError::Canonical(e.to_string()))
+    .map_err(|e| IntegrityError::Canonical(e.to_string()))?;
+    Ok(plain)
 }
 
 /// The largest integer that JCS (which writes numbers as IEEE doubles) keeps exact.
@@ -261,6 +266,17 @@ fn serde_json_output_is_canonical(event: &AuditEvent) -> bool {
 ///
 /// The entry's own `chain.hash`, if set, is ignored.
 pub fn compute_hash(prev: &str, event: &AuditEvent) -> Result<String, IntegrityError> {
+    hash_canonical(prev, event, |_, _, _| ()).map(|(hash, ())| hash)
+}
+
+/// Hashes the canonical JSON of `event` after `prev`, and lets `also` look
+/// at the canonical bytes (with whether they are serde_json's own output,
+/// and the hash) before they are gone.
+fn hash_canonical<R>(
+    prev: &str,
+    event: &AuditEvent,
+    also: impl FnOnce(&[u8], bool, &str) -> R,
+) -> Result<(String, R), IntegrityError> {
     let mut prev_bytes = [0u8; 32];
     hex::decode_to_slice(prev, &mut prev_bytes)
         .map_err(|_| IntegrityError::BadHash(prev.to_owned()))?;
@@ -274,16 +290,37 @@ pub fn compute_hash(prev: &str, event: &AuditEvent) -> Result<String, IntegrityE
             IntegrityError::Canonical("compute_hash re-entered on one thread".to_owned())
         })?;
         buf.clear();
-        write_canonical(event, &mut *buf)?;
+        let plain = write_canonical(event, &mut *buf)?;
         let mut hasher = Sha256::new();
         hasher.update(prev_bytes);
         hasher.update(buf.as_slice());
+        let hash = hex::encode(hasher.finalize());
+        let also = also(buf.as_slice(), plain, &hash);
         if buf.capacity() > 1 << 20 {
             // Do not keep a buffer from one huge entry around.
             *buf = Vec::new();
         }
-        Ok(hex::encode(hasher.finalize()))
+        Ok((hash, also))
     })
+}
+
+/// `serde_json::to_vec` of a sealed entry, made from its canonical bytes
+/// (serde_json's output without `chain.hash`) by putting the hash back in.
+///
+/// `chain` is the third key of an entry, after `action` and `actor`, whose
+/// values are only strings (escaped, so they cannot contain `"chain":{`):
+/// the first `"chain":{` is the entry's own, and `hash` is the first key of
+/// a link.
+fn with_hash(canonical: &[u8], hash: &str) -> Option<Vec<u8>> {
+    const KEY: &[u8] = br#""chain":{"#;
+    let at = canonical.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let mut json = Vec::with_capacity(canonical.len() + hash.len() + 10);
+    json.extend_from_slice(&canonical[..at]);
+    json.extend_from_slice(br#""hash":""#);
+    json.extend_from_slice(hash.as_bytes());
+    json.extend_from_slice(b"\",");
+    json.extend_from_slice(&canonical[at..]);
+    Some(json)
 }
 
 /// An error computing or checking integrity data.
@@ -615,20 +652,38 @@ impl Sequencer {
     }
 
     fn seal_unchecked(&mut self, event: &mut AuditEvent) -> Result<(), IntegrityError> {
+        self.seal_encoded(event, false).map(drop)
+    }
+
+    /// Seals an entry like [`Sequencer::seal`] and, when `want_json` is set
+    /// and the canonical bytes were serde_json's own output, also returns
+    /// the sealed entry's JSON (`serde_json::to_vec` of it, byte for byte),
+    /// made from the bytes that were hashed instead of serializing again.
+    pub(crate) fn seal_encoded(
+        &mut self,
+        event: &mut AuditEvent,
+        want_json: bool,
+    ) -> Result<Option<Vec<u8>>, IntegrityError> {
         event.chain = Some(ChainLink {
             id: self.chain_id,
             seq: self.next_seq,
             prev: self.prev.clone(),
             hash: String::new(),
         });
-        let hash = compute_hash(&self.prev, event)?;
+        let (hash, json) = hash_canonical(&self.prev, event, |canonical, plain, hash| {
+            if want_json && plain { with_hash(canonical, hash) } else { None }
+        })?;
         if let Some(link) = event.chain.as_mut() {
             link.hash.clone_from(&hash);
         }
+        debug_assert!(
+            json.as_ref().is_none_or(|j| *j == serde_json::to_vec(&*event).unwrap_or_default()),
+            "the JSON made from the canonical bytes differs from serde_json's"
+        );
         self.prev = hash;
         self.next_seq += 1;
         self.since_checkpoint += 1;
-        Ok(())
+        Ok(json)
     }
 
     /// Whether a checkpoint is due, by count or by time.

@@ -14,8 +14,75 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use crate::AuditEvent;
+
+/// A batch as the pipeline hands it to a sink: the entries, in chain order,
+/// and for each the JSON the pipeline already made of it when it hashed it,
+/// if it did.
+///
+/// That JSON is `serde_json::to_vec` of the entry, byte for byte, so a sink
+/// that writes JSON (a file, a webhook, stdout) can copy it instead of
+/// serializing the entry a second time. It is missing for entries replayed
+/// from the spool and for the rare entry whose canonical form differs from
+/// serde_json's (floats, astral-plane keys); [`EncodedBatch::write_json`]
+/// serializes those.
+#[derive(Debug, Clone, Copy)]
+pub struct EncodedBatch<'a> {
+    entries: &'a [AuditEvent],
+    json: &'a [Option<Bytes>],
+}
+
+impl<'a> EncodedBatch<'a> {
+    /// A batch without JSON: every entry is serialized when asked for.
+    pub fn new(entries: &'a [AuditEvent]) -> Self {
+        Self { entries, json: &[] }
+    }
+
+    /// A batch whose `json[i]`, when present, is `serde_json::to_vec` of
+    /// `entries[i]`. Entries past the end of `json` have none.
+    pub fn with_json(entries: &'a [AuditEvent], json: &'a [Option<Bytes>]) -> Self {
+        Self { entries, json }
+    }
+
+    /// The entries, in chain order.
+    pub fn entries(&self) -> &'a [AuditEvent] {
+        self.entries
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the batch has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The pipeline's JSON of entry `i`, if it has it.
+    pub fn json(&self, i: usize) -> Option<&'a Bytes> {
+        self.json.get(i).and_then(Option::as_ref)
+    }
+
+    /// Appends the JSON of entry `i` to `out`: the pipeline's bytes when it
+    /// has them, else `serde_json`'s serialization of the entry (the same
+    /// bytes either way).
+    ///
+    /// # Panics
+    ///
+    /// When `i` is out of bounds.
+    pub fn write_json(&self, i: usize, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+        match self.json(i) {
+            Some(json) => {
+                out.extend_from_slice(json);
+                Ok(())
+            }
+            None => serde_json::to_writer(out, &self.entries[i]),
+        }
+    }
+}
 
 /// A destination for audit entries.
 ///
@@ -29,6 +96,21 @@ pub trait Sink: Send + Sync + fmt::Debug + 'static {
 
     /// Writes a batch of entries, in order.
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError>;
+
+    /// Writes a batch that comes with the pipeline's JSON of its entries.
+    /// The pipeline calls this; the default forwards to
+    /// [`Sink::write_batch`]. Sinks that write entries as JSON override it
+    /// (and [`Sink::wants_json`]) to copy those bytes instead of serializing
+    /// every entry again.
+    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+        self.write_batch(batch.entries()).await
+    }
+
+    /// Whether [`Sink::write_encoded`] uses the entries' JSON. When no sink
+    /// of an auditor does, the pipeline does not keep it (default `false`).
+    fn wants_json(&self) -> bool {
+        false
+    }
 
     /// Makes everything written so far durable. Called before shutdown.
     async fn flush(&self) -> Result<(), SinkError> {
@@ -49,6 +131,12 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
         (**self).write_batch(batch).await
     }
+    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+        (**self).write_encoded(batch).await
+    }
+    fn wants_json(&self) -> bool {
+        (**self).wants_json()
+    }
     async fn flush(&self) -> Result<(), SinkError> {
         (**self).flush().await
     }
@@ -64,6 +152,12 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
         (**self).write_batch(batch).await
+    }
+    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+        (**self).write_encoded(batch).await
+    }
+    fn wants_json(&self) -> bool {
+        (**self).wants_json()
     }
     async fn flush(&self) -> Result<(), SinkError> {
         (**self).flush().await

@@ -189,6 +189,67 @@ async fn strict_fails_fast_while_an_earlier_batch_is_failing() {
 }
 
 #[tokio::test]
+async fn strict_is_refused_at_once_when_a_queue_is_full_never_left_waiting() {
+    let sink = MemorySink::new();
+    sink.control().set_down(true);
+    let auditor = Auditor::builder()
+        .sink(sink.clone())
+        .queue_capacity(4)
+        .retry_policy(fast_retry())
+        .strict_timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    // The worker takes a first batch and keeps retrying it; then buffered
+    // entries fill the queue behind it.
+    auditor.record(entry(0)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for i in 1..5 {
+        auditor.record(entry(i)).await.unwrap();
+    }
+    assert_eq!(auditor.stats().sinks[0].queue_depth, 4);
+
+    // A full queue: refused before it is recorded, without waiting.
+    let recorded = auditor.stats().recorded;
+    let err = auditor.record_with(entry(10), Delivery::Strict).await.unwrap_err();
+    assert!(
+        matches!(err, RecordError::Backlog { ref sink, capacity: 4, .. } if sink == "memory"),
+        "{err}"
+    );
+    assert!(!err.entry_was_recorded());
+    assert!(err.to_string().contains("full queue"), "{err}");
+    assert_eq!(auditor.stats().recorded, recorded, "nothing was sequenced");
+
+    // A buffered caller now waits for room, holding the pipeline: a strict
+    // caller behind it gives up after the strict timeout instead of hanging.
+    let waiting = tokio::spawn({
+        let auditor = auditor.clone();
+        async move { auditor.record(entry(11)).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiting.is_finished(), "buffered callers wait for room");
+    let strict = tokio::time::timeout(
+        Duration::from_secs(10),
+        auditor.record_with(entry(12), Delivery::Strict),
+    )
+    .await
+    .expect("a strict caller is never left waiting");
+    let err = strict.unwrap_err();
+    assert!(matches!(err, RecordError::Busy { .. }), "{err}");
+    assert!(!err.entry_was_recorded());
+
+    // Recovery: the waiting caller goes through, strict works again, and the
+    // chain has no gap where the refused entries would have been.
+    sink.control().set_down(false);
+    waiting.await.unwrap().unwrap();
+    auditor.record_with(entry(13), Delivery::Strict).await.unwrap();
+    auditor.shutdown(Duration::from_secs(5)).await.unwrap();
+    let entries = sink.entries();
+    assert_complete_chain(&entries);
+    let ids: Vec<_> = entries.iter().filter_map(|e| e.metadata.get("i")).collect();
+    assert_eq!(ids, [0, 1, 2, 3, 4, 11, 13], "the refused entries are not in the trail");
+}
+
+#[tokio::test]
 async fn strict_times_out_on_a_slow_sink() {
     let sink = MemorySink::new();
     sink.control().set_delay(Duration::from_millis(500));

@@ -40,7 +40,7 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, Sink, SinkError};
+use audit_core::{AuditEvent, EncodedBatch, Sink, SinkError};
 
 /// Writes entries as JSON Lines to standard output; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -74,7 +74,15 @@ impl Sink for StdoutSink {
         &self.name
     }
 
+    fn wants_json(&self) -> bool {
+        true
+    }
+
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
+        self.write_encoded(EncodedBatch::new(batch)).await
+    }
+
+    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
         let buf = encode(batch)?;
         blocking(move || {
             let mut out = io::stdout().lock();
@@ -136,7 +144,15 @@ impl<W: Write + Send + 'static> Sink for WriterSink<W> {
         &self.name
     }
 
+    fn wants_json(&self) -> bool {
+        true
+    }
+
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
+        self.write_encoded(EncodedBatch::new(batch)).await
+    }
+
+    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
         let buf = encode(batch)?;
         let writer = Arc::clone(&self.writer);
         blocking(move || {
@@ -153,11 +169,12 @@ impl<W: Write + Send + 'static> Sink for WriterSink<W> {
     }
 }
 
-/// The batch as JSON Lines.
-fn encode(batch: &[AuditEvent]) -> Result<Vec<u8>, SinkError> {
+/// The batch as JSON Lines (the pipeline's JSON of each entry, when it
+/// has it).
+fn encode(batch: EncodedBatch<'_>) -> Result<Vec<u8>, SinkError> {
     let mut buf = Vec::with_capacity(batch.len() * 512);
-    for event in batch {
-        serde_json::to_writer(&mut buf, event).map_err(|e| {
+    for (i, event) in batch.entries().iter().enumerate() {
+        batch.write_json(i, &mut buf).map_err(|e| {
             SinkError::permanent(format!("cannot encode entry {} as JSON: {e}", event.id))
                 .with_source(e)
         })?;

@@ -85,7 +85,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, Sink, SinkError};
+use audit_core::{AuditEvent, EncodedBatch, Sink, SinkError};
 use hmac::{Hmac, Mac};
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
@@ -252,11 +252,28 @@ impl Sink for WebhookSink {
         &self.name
     }
 
+    fn wants_json(&self) -> bool {
+        true
+    }
+
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        let Some(first) = batch.first() else { return Ok(()) };
-        let body = serde_json::to_vec(batch).map_err(|e| {
-            SinkError::permanent(format!("cannot encode the batch as JSON: {e}")).with_source(e)
-        })?;
+        self.write_encoded(EncodedBatch::new(batch)).await
+    }
+
+    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+        let Some(first) = batch.entries().first() else { return Ok(()) };
+        // A JSON array of the entries, from the pipeline's JSON of each.
+        let mut body = Vec::with_capacity(batch.len() * 1024 + 2);
+        body.push(b'[');
+        for i in 0..batch.len() {
+            if i > 0 {
+                body.push(b',');
+            }
+            batch.write_json(i, &mut body).map_err(|e| {
+                SinkError::permanent(format!("cannot encode the batch as JSON: {e}")).with_source(e)
+            })?;
+        }
+        body.push(b']');
         let signature = signature_header(&self.secret, SystemTime::now(), &body);
         let idempotency_key = format!("{}:{}", first.id, batch.len());
         let response = self

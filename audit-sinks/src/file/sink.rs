@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, Sink, SinkError};
+use audit_core::{AuditEvent, EncodedBatch, Sink, SinkError};
 use tokio::sync::oneshot;
 
 use super::config::Config;
@@ -183,7 +183,15 @@ impl Sink for FileSink {
         &self.shared.config.name
     }
 
+    fn wants_json(&self) -> bool {
+        true
+    }
+
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
+        self.write_encoded(EncodedBatch::new(batch)).await
+    }
+
+    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
         if self.shared.closed.load(Ordering::SeqCst) {
             return Err(SinkError::permanent(FileSinkError::ShutDown.to_string()));
         }

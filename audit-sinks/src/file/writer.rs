@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use audit_core::event::rfc3339_micros;
-use audit_core::{AuditEvent, SinkError};
+use audit_core::{EncodedBatch, SinkError};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -31,12 +31,14 @@ pub(crate) struct Encoded {
 impl Encoded {
     /// Serializes a batch, one JSON object and a newline per entry (JSON
     /// strings escape newlines, so an entry is always exactly one line).
-    pub(crate) fn new(batch: &[AuditEvent]) -> Result<Self, SinkError> {
-        let mut buf = Vec::with_capacity(batch.len() * 512);
+    /// Takes the pipeline's JSON of an entry when the batch has it.
+    pub(crate) fn new(batch: EncodedBatch<'_>) -> Result<Self, SinkError> {
+        let json_len: usize = (0..batch.len()).filter_map(|i| batch.json(i)).map(|j| j.len()).sum();
+        let mut buf = Vec::with_capacity(json_len + batch.len() * 513);
         let mut entries = Vec::with_capacity(batch.len());
-        for event in batch {
+        for (i, event) in batch.entries().iter().enumerate() {
             let start = buf.len();
-            serde_json::to_writer(&mut buf, event).map_err(|e| {
+            batch.write_json(i, &mut buf).map_err(|e| {
                 SinkError::permanent(format!(
                     "entry {} cannot be serialized as JSON: {e}; the batch is rejected, since \
                      writing it again fails the same way",
@@ -329,12 +331,18 @@ impl Writer {
                 let stem = names::stem(self.next_seq, start);
                 let segment = Segment { seq: self.next_seq, stem, start, plain: true, gz: false };
                 let path = segment.plain_path(&dir);
-                self.next_seq += 1;
                 match fsutil::create_new_append(&path) {
-                    Ok(file) => break (file, path, segment),
+                    Ok(file) => {
+                        self.next_seq += 1;
+                        break (file, path, segment);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 16 => {
+                        self.next_seq += 1;
                         attempts += 1
                     }
+                    // The seq stays free for the retry (a full disk, no
+                    // inode left): file numbers grow by one per file, not per
+                    // failed attempt.
                     Err(e) => return Err(io_error("creating", &path, e)),
                 }
             };
@@ -403,7 +411,8 @@ fn recover(path: &Path, keep: usize) -> Result<(File, u64, Vec<Uuid>), FileSinkE
     }
     let mut size = len;
     if let Some(Tail { start, line_no, line, has_id }) = tail {
-        let whole = line != Line::TooLong && serde_json::from_slice::<AuditEvent>(&last).is_ok();
+        let whole = line != Line::TooLong
+            && serde_json::from_slice::<audit_core::AuditEvent>(&last).is_ok();
         match (line, whole) {
             (Line::Complete, true) => {}
             (Line::Unterminated, true) => {
@@ -484,4 +493,53 @@ pub(crate) fn io_error(doing: &str, path: &Path, e: io::Error) -> SinkError {
     };
     // No file system failure is the batch's fault: every one is worth retrying.
     SinkError::transient(message).with_source(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use audit_core::AuditEvent;
+
+    use super::*;
+    use crate::file::FileSinkBuilder;
+
+    fn config(dir: &Path) -> Arc<Config> {
+        Arc::new(Config {
+            dir: dir.to_owned(),
+            name: "file".to_owned(),
+            max_file_bytes: FileSinkBuilder::DEFAULT_MAX_FILE_BYTES,
+            max_file_age: FileSinkBuilder::DEFAULT_MAX_FILE_AGE,
+            max_files: None,
+            max_age: None,
+            gzip_rotated: false,
+            fsync: Fsync::Batch,
+            dedup_window: 100,
+        })
+    }
+
+    fn batch(n: usize) -> Encoded {
+        let events: Vec<AuditEvent> = (0..n)
+            .map(|i| {
+                AuditEvent::builder("project.update").id(Uuid::now_v7()).metadata("n", i).build()
+            })
+            .collect();
+        Encoded::new(EncodedBatch::new(&events)).unwrap()
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_created_takes_no_seq() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit");
+        let (mut writer, _) = Writer::open(config(&log)).unwrap();
+        // The directory is gone: every attempt to create the first file fails.
+        std::fs::remove_dir(&log).unwrap();
+        for _ in 0..3 {
+            let err = writer.write(&batch(1)).unwrap_err();
+            assert!(err.to_string().starts_with("I/O error creating"), "{err}");
+        }
+        fsutil::create_dir_all(&log).unwrap();
+        writer.write(&batch(2)).unwrap();
+        let (segments, _) = names::list(&log).unwrap();
+        let seqs: Vec<u64> = segments.iter().map(|s| s.seq).collect();
+        assert_eq!(seqs, [1], "the first file is still number 1");
+    }
 }
