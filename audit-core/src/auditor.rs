@@ -544,6 +544,7 @@ impl AuditorBuilder {
             Sequencer::new(self.signing_key, self.checkpoints.clone(), self.service.clone());
         let genesis = sequencer.genesis()?;
         let chain_id = sequencer.chain_id();
+        let json = self.spool_dir.is_some() || self.sinks.iter().any(|s| s.wants_json());
         let inner = Arc::new(Inner {
             service: self.service,
             redactor: self.redactor,
@@ -558,7 +559,7 @@ impl AuditorBuilder {
             closed: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             spool_dir: self.spool_dir,
-            json: self.sinks.iter().any(|s| s.wants_json()),
+            json,
         });
         {
             // Nobody else can hold the lock yet.
@@ -822,7 +823,7 @@ struct Inner {
     closed: AtomicBool,
     shut_down: AtomicBool,
     spool_dir: Option<PathBuf>,
-    /// Whether a sink uses the entries' JSON (kept from hashing).
+    /// Whether the spool or a sink uses the entries' JSON (kept from hashing).
     json: bool,
 }
 
@@ -854,7 +855,7 @@ impl Inner {
         json: Option<Bytes>,
         delivery: Delivery,
     ) -> Vec<String> {
-        let wal_index = self.spool(core, &event);
+        let wal_index = self.spool(core, &event, json.as_deref());
         self.recorded.fetch_add(1, Ordering::Relaxed);
         metrics_counter("audit_recorded_total", None, 1);
         let seq = event.chain.as_ref().map(|c| c.seq);
@@ -905,7 +906,7 @@ impl Inner {
 
     /// Dispatch for when queues are known to have room (genesis at build).
     fn dispatch_now(&self, core: &mut Core, event: AuditEvent) {
-        let wal_index = self.spool(core, &event);
+        let wal_index = self.spool(core, &event, None);
         self.recorded.fetch_add(1, Ordering::Relaxed);
         metrics_counter("audit_recorded_total", None, 1);
         let seq = event.chain.as_ref().map(|c| c.seq);
@@ -915,9 +916,9 @@ impl Inner {
         }
     }
 
-    fn spool(&self, core: &mut Core, event: &AuditEvent) -> Option<u64> {
+    fn spool(&self, core: &mut Core, event: &AuditEvent, json: Option<&[u8]>) -> Option<u64> {
         let wal = core.wal.as_mut()?;
-        match wal.append(event) {
+        match wal.append(event, json) {
             Ok(index) => {
                 if index % 4096 == 0 {
                     let min = self.queues.iter().map(|q| q.cursor.load(Ordering::SeqCst)).min();
