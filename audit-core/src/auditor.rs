@@ -299,6 +299,9 @@ pub struct SinkStats {
     pub dropped: u64,
     /// Entries waiting in memory.
     pub queue_depth: u64,
+    /// The estimated memory they hold, with the batch being written (see
+    /// [`AuditorBuilder::queue_bytes`]).
+    pub queue_bytes: u64,
     /// Entries waiting in the spool.
     pub backlog: u64,
 }
@@ -327,6 +330,7 @@ pub struct AuditorBuilder {
     checkpoints: CheckpointPolicy,
     delivery: Delivery,
     queue_capacity: usize,
+    queue_bytes: usize,
     batch_size: usize,
     batch_interval: Duration,
     retry: RetryPolicy,
@@ -342,6 +346,7 @@ impl fmt::Debug for AuditorBuilder {
             .field("sinks", &self.sinks.iter().map(|s| s.name()).collect::<Vec<_>>())
             .field("delivery", &self.delivery)
             .field("queue_capacity", &self.queue_capacity)
+            .field("queue_bytes", &self.queue_bytes)
             .field("batch_size", &self.batch_size)
             .field("spool_dir", &self.spool_dir)
             .finish_non_exhaustive()
@@ -362,6 +367,7 @@ impl Default for AuditorBuilder {
             checkpoints: CheckpointPolicy::default(),
             delivery: Delivery::Buffered,
             queue_capacity: 8192,
+            queue_bytes: 64 << 20,
             batch_size: 512,
             batch_interval: Duration::ZERO,
             retry: RetryPolicy::default(),
@@ -441,6 +447,18 @@ impl AuditorBuilder {
         self
     }
 
+    /// Memory each sink's queue may hold, in bytes (default 64 MiB): a queue
+    /// is full when it holds `queue_capacity` entries or this many bytes,
+    /// whichever comes first, so entries with large bodies cannot take
+    /// `queue_capacity` times their size. What an entry counts is an estimate
+    /// of the memory it holds (about five times its JSON); `stats()` reports
+    /// it per sink as `queue_bytes`. A full queue spills to the spool, or
+    /// makes buffered callers wait when there is none.
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes.max(1);
+        self
+    }
+
     /// The most entries per `write_batch` (default 512).
     pub fn batch_size(mut self, size: usize) -> Self {
         self.batch_size = size.max(1);
@@ -513,7 +531,8 @@ impl AuditorBuilder {
         };
         let mut queues = Vec::with_capacity(self.sinks.len());
         for sink in &self.sinks {
-            let queue = SinkQueue::new(sink.name().to_owned(), self.queue_capacity);
+            let queue =
+                SinkQueue::new(sink.name().to_owned(), self.queue_capacity, self.queue_bytes);
             if let Some(wal) = &wal {
                 let head = wal.head();
                 let cursor = spool::load_cursor(wal.dir(), sink.name())
@@ -663,7 +682,7 @@ impl Auditor {
         }
         if strict {
             // With the lock held, nobody else fills the queues.
-            if let Some(q) = inner.queues.iter().find(|q| q.lock().mem >= q.capacity) {
+            if let Some(q) = inner.queues.iter().find(|q| !q.has_room(&q.lock())) {
                 return Err(RecordError::Backlog {
                     id: event.id,
                     sink: q.name.clone(),
@@ -672,7 +691,9 @@ impl Auditor {
             }
         }
         // The JSON made while hashing, for the sinks that write JSON.
-        let json = core.sequencer.seal_encoded(&mut event, inner.json)?.map(Bytes::from);
+        let (json, json_len) = core.sequencer.seal_encoded(&mut event, inner.json)?;
+        let json = json.map(Bytes::from);
+        let charge = Item::charge(json_len, json.as_ref());
         let seq = core.sequencer.next_seq() - 1;
         let id = event.id;
         let chain = core.sequencer.chain_id();
@@ -687,10 +708,10 @@ impl Auditor {
                 })
                 .collect::<Vec<_>>()
         });
-        let dropped_by = inner.dispatch(&mut core, event, json, delivery).await;
+        let dropped_by = inner.dispatch(&mut core, event, json, charge, delivery).await;
         if core.sequencer.checkpoint_due(Instant::now()) {
             let checkpoint = core.sequencer.checkpoint(false)?;
-            inner.dispatch(&mut core, checkpoint, None, Delivery::Buffered).await;
+            inner.dispatch(&mut core, checkpoint, None, Item::SMALL, Delivery::Buffered).await;
         }
         drop(core);
 
@@ -728,9 +749,9 @@ impl Auditor {
             .queues
             .iter()
             .map(|q| {
-                let (depth, backlog) = {
+                let (depth, bytes, backlog) = {
                     let st = q.lock();
-                    (st.mem as u64, st.wal_backlog())
+                    (st.mem as u64, (st.mem_bytes + st.flight_bytes) as u64, st.wal_backlog())
                 };
                 SinkStats {
                     name: q.name.clone(),
@@ -741,6 +762,7 @@ impl Auditor {
                     replayed: q.replayed.load(Ordering::Relaxed),
                     dropped: q.dropped.load(Ordering::Relaxed),
                     queue_depth: depth,
+                    queue_bytes: bytes,
                     backlog,
                 }
             })
@@ -769,7 +791,7 @@ impl Auditor {
             let closing = core.sequencer.checkpoint(true)?;
             let _ = tokio::time::timeout_at(
                 deadline,
-                inner.dispatch(&mut core, closing, None, Delivery::Buffered),
+                inner.dispatch(&mut core, closing, None, Item::SMALL, Delivery::Buffered),
             )
             .await;
         }
@@ -853,6 +875,7 @@ impl Inner {
         core: &mut Core,
         event: AuditEvent,
         json: Option<Bytes>,
+        charge: usize,
         delivery: Delivery,
     ) -> Vec<String> {
         let wal_index = self.spool(core, &event, json.as_deref());
@@ -865,14 +888,15 @@ impl Inner {
         for (i, q) in self.queues.iter().enumerate() {
             let item = if i == last { event.take() } else { event.clone() };
             let Some(item) = item else { break };
-            let mut item = Some(Item { seq, wal: wal_index, event: item, json: json.clone() });
+            let mut item =
+                Some(Item { seq, wal: wal_index, event: item, json: json.clone(), charge });
             loop {
                 let notified = q.space.notified();
                 tokio::pin!(notified);
                 notified.as_mut().enable();
                 {
                     let mut st = q.lock();
-                    if st.mem < q.capacity {
+                    if q.has_room(&st) {
                         st.push_mem(item.take().expect("item present"));
                         drop(st);
                         q.wake.notify_one();
@@ -911,7 +935,13 @@ impl Inner {
         metrics_counter("audit_recorded_total", None, 1);
         let seq = event.chain.as_ref().map(|c| c.seq);
         for q in &self.queues {
-            q.lock().push_mem(Item { seq, wal: wal_index, event: event.clone(), json: None });
+            q.lock().push_mem(Item {
+                seq,
+                wal: wal_index,
+                event: event.clone(),
+                json: None,
+                charge: Item::SMALL,
+            });
             q.wake.notify_one();
         }
     }
@@ -987,7 +1017,7 @@ async fn checkpoint_timer(inner: Weak<Inner>, interval: Duration) {
         if core.sequencer.checkpoint_due(Instant::now()) {
             match core.sequencer.checkpoint(false) {
                 Ok(cp) => {
-                    inner.dispatch(&mut core, cp, None, Delivery::Buffered).await;
+                    inner.dispatch(&mut core, cp, None, Item::SMALL, Delivery::Buffered).await;
                 }
                 Err(e) => tracing::error!(error = %e, "audit: could not write a checkpoint"),
             }
@@ -1016,6 +1046,28 @@ struct Item {
     /// `serde_json::to_vec(&event)`, when the pipeline has it (see
     /// [`EncodedBatch`]).
     json: Option<Bytes>,
+    /// What it counts against `queue_bytes`: an estimate of the memory it
+    /// holds.
+    charge: usize,
+}
+
+impl Item {
+    /// The charge of a chain entry (genesis, checkpoint): a few hundred
+    /// bytes of JSON.
+    const SMALL: usize = Self::charge(512, None);
+
+    /// An estimate of the memory a queued entry holds, from the length of
+    /// its canonical JSON: the parsed entry takes four to five times its JSON
+    /// in heap (strings, maps, bodies as `serde_json::Value`s; measured with
+    /// a counting allocator on the benchmark's 1.5 KB entry), plus the item
+    /// itself and the JSON, when kept.
+    const fn charge(json_len: usize, json: Option<&Bytes>) -> usize {
+        let kept = match json {
+            Some(json) => json.len(),
+            None => 0,
+        };
+        size_of::<Item>() + 5 * json_len + kept
+    }
 }
 
 enum Chunk {
@@ -1033,6 +1085,10 @@ type Ack = oneshot::Sender<Result<(), String>>;
 struct QueueState {
     chunks: VecDeque<Chunk>,
     mem: usize,
+    /// The sum of the charges of the items in `mem`.
+    mem_bytes: usize,
+    /// The sum of the charges of the batch being written.
+    flight_bytes: usize,
     acks: BTreeMap<u64, Vec<Ack>>,
     closing: Option<Instant>,
 }
@@ -1040,6 +1096,7 @@ struct QueueState {
 impl QueueState {
     fn push_mem(&mut self, item: Item) {
         self.mem += 1;
+        self.mem_bytes += item.charge;
         if let Some(Chunk::Mem(items)) = self.chunks.back_mut() {
             items.push_back(item);
         } else {
@@ -1068,6 +1125,7 @@ impl QueueState {
 struct SinkQueue {
     name: String,
     capacity: usize,
+    max_bytes: usize,
     state: Mutex<QueueState>,
     wake: Notify,
     space: Notify,
@@ -1082,10 +1140,11 @@ struct SinkQueue {
 }
 
 impl SinkQueue {
-    fn new(name: String, capacity: usize) -> Self {
+    fn new(name: String, capacity: usize, max_bytes: usize) -> Self {
         Self {
             name,
             capacity,
+            max_bytes,
             state: Mutex::new(QueueState::default()),
             wake: Notify::new(),
             space: Notify::new(),
@@ -1102,6 +1161,13 @@ impl SinkQueue {
 
     fn lock(&self) -> MutexGuard<'_, QueueState> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether another entry fits in memory: fewer than `queue_capacity`
+    /// entries and less than `queue_bytes` (an empty queue takes any one
+    /// entry, however large).
+    fn has_room(&self, st: &QueueState) -> bool {
+        st.mem == 0 || (st.mem < self.capacity && st.mem_bytes + st.flight_bytes < self.max_bytes)
     }
 
     fn close(&self, deadline: Instant) {
@@ -1159,6 +1225,10 @@ impl Worker {
                             st.chunks.pop_front();
                         }
                         st.mem -= n;
+                        // The batch holds its memory until it is written.
+                        let charge = batch.iter().map(|i| i.charge).sum::<usize>();
+                        st.mem_bytes -= charge;
+                        st.flight_bytes = charge;
                         self.queue.in_flight.store(n as u64, Ordering::SeqCst);
                         drop(guard);
                         self.queue.space.notify_waiters();
@@ -1218,6 +1288,8 @@ impl Worker {
                                     wal: Some(index),
                                     event,
                                     json: None,
+                                    // Not queued: read back for this batch only.
+                                    charge: 0,
                                 })
                                 .collect();
                             (items, true)
@@ -1243,6 +1315,10 @@ impl Worker {
                 self.advance_cursor(Some(to - 1));
             }
             self.queue.in_flight.store(0, Ordering::SeqCst);
+            let freed = std::mem::take(&mut self.queue.lock().flight_bytes);
+            if freed > 0 {
+                self.queue.space.notify_waiters();
+            }
         }
         if let Err(e) = self.sink.flush().await {
             tracing::error!(sink = %self.queue.name, error = %e, "audit: sink flush failed at shutdown");

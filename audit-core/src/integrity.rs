@@ -658,20 +658,22 @@ impl Sequencer {
     /// Seals an entry like [`Sequencer::seal`] and, when `want_json` is set
     /// and the canonical bytes were serde_json's own output, also returns
     /// the sealed entry's JSON (`serde_json::to_vec` of it, byte for byte),
-    /// made from the bytes that were hashed instead of serializing again.
+    /// made from the bytes that were hashed instead of serializing again;
+    /// and the length of its canonical form either way.
     pub(crate) fn seal_encoded(
         &mut self,
         event: &mut AuditEvent,
         want_json: bool,
-    ) -> Result<Option<Vec<u8>>, IntegrityError> {
+    ) -> Result<(Option<Vec<u8>>, usize), IntegrityError> {
         event.chain = Some(ChainLink {
             id: self.chain_id,
             seq: self.next_seq,
             prev: self.prev.clone(),
             hash: String::new(),
         });
-        let (hash, json) = hash_canonical(&self.prev, event, |canonical, plain, hash| {
-            if want_json && plain { with_hash(canonical, hash) } else { None }
+        let (hash, (json, len)) = hash_canonical(&self.prev, event, |canonical, plain, hash| {
+            let json = if want_json && plain { with_hash(canonical, hash) } else { None };
+            (json, canonical.len())
         })?;
         if let Some(link) = event.chain.as_mut() {
             link.hash.clone_from(&hash);
@@ -683,7 +685,7 @@ impl Sequencer {
         self.prev = hash;
         self.next_seq += 1;
         self.since_checkpoint += 1;
-        Ok(json)
+        Ok((json, len))
     }
 
     /// Whether a checkpoint is due, by count or by time.

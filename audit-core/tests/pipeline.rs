@@ -141,6 +141,64 @@ async fn best_effort_drops_when_full_and_counts_every_drop() {
 }
 
 #[tokio::test]
+async fn queues_are_bounded_in_bytes_too() {
+    let sink = MemorySink::new();
+    sink.control().set_down(true);
+    let budget = 256 * 1024;
+    let auditor = Auditor::builder()
+        .sink(sink.clone())
+        .delivery(Delivery::BestEffort)
+        .queue_capacity(10_000)
+        .queue_bytes(budget)
+        .retry_policy(fast_retry())
+        .build()
+        .unwrap();
+    // Entries of about 16 KB of JSON each: 10 000 of them would take
+    // hundreds of megabytes; the byte budget holds a handful.
+    let blob = "x".repeat(16 * 1024);
+    for i in 0..100 {
+        auditor
+            .record(
+                AuditEvent::builder("file.upload").metadata("i", i).metadata("blob", blob.as_str()),
+            )
+            .await
+            .unwrap();
+    }
+    let stats = auditor.stats();
+    let queue = &stats.sinks[0];
+    assert!(queue.dropped > 80, "the budget, not the entry count, filled the queue: {queue:?}");
+    assert!(queue.queue_depth < 10, "{queue:?}");
+    // Each entry counts about four times its JSON; the last one admitted may
+    // pass the budget by one entry.
+    assert!(queue.queue_bytes >= 3 * 16 * 1024 * queue.queue_depth.saturating_sub(1), "{queue:?}");
+    assert!(queue.queue_bytes < budget as u64 + 100 * 1024, "{queue:?}");
+
+    sink.control().set_down(false);
+    auditor.shutdown(Duration::from_secs(10)).await.unwrap();
+    let stats = auditor.stats();
+    assert_eq!(stats.sinks[0].queue_bytes, 0, "an empty queue holds nothing");
+    assert_eq!(sink.len() as u64 + stats.sinks[0].dropped, stats.recorded);
+}
+
+#[tokio::test]
+async fn one_entry_larger_than_the_byte_budget_still_passes() {
+    let sink = MemorySink::new();
+    let auditor = Auditor::builder().sink(sink.clone()).queue_bytes(1024).build().unwrap();
+    let blob = "y".repeat(64 * 1024);
+    for i in 0..20 {
+        auditor
+            .record(
+                AuditEvent::builder("file.upload").metadata("i", i).metadata("blob", blob.as_str()),
+            )
+            .await
+            .unwrap();
+    }
+    auditor.shutdown(Duration::from_secs(10)).await.unwrap();
+    assert_eq!(sink.entries().iter().filter(|e| e.event == "file.upload").count(), 20);
+    assert_complete_chain(&sink.entries());
+}
+
+#[tokio::test]
 async fn strict_returns_an_error_while_the_sink_is_down_and_succeeds_after() {
     let sink = MemorySink::new();
     let auditor = Auditor::builder()
