@@ -69,7 +69,8 @@
 //!   `X-Webhook-Secret` but not `my-x-secret-id`.
 //!
 //! The defaults are [`DEFAULT_HEADERS`], [`DEFAULT_KEYS`] (which also apply
-//! to query parameters and headers) and [`DEFAULT_QUERY_PARAMS`].
+//! to query parameters and headers), [`DEFAULT_QUERY_PARAMS`] and
+//! [`DEFAULT_EXACT_QUERY_PARAMS`] (matched whole).
 //!
 //! # The replacement
 //!
@@ -184,6 +185,12 @@ pub const DEFAULT_KEYS: &[&str] = &[
 /// Query parameter patterns redacted by default in addition to
 /// [`DEFAULT_KEYS`]: the signatures of pre-signed URLs (`X-Amz-Signature`).
 pub const DEFAULT_QUERY_PARAMS: &[&str] = &["signature"];
+
+/// Query parameters redacted by default when their whole (normalized) name is
+/// one of these: OAuth authorization codes (`?code=`), API keys passed as
+/// `?key=` (Google APIs), and the signatures of Azure SAS URLs (`?sig=`).
+/// Matched whole, so `zipcode`, `sort_key` or `design` are kept.
+pub const DEFAULT_EXACT_QUERY_PARAMS: &[&str] = &["code", "key", "sig"];
 
 /// Removes secrets from entries before they are hashed or leave the process;
 /// see the [module docs](self) for what it covers and how names are matched.
@@ -702,7 +709,10 @@ impl RedactorBuilder {
             headers: patterns(DEFAULT_HEADERS, headers, MatchKind::Whole),
             key_automaton,
             keys,
-            query_params: patterns(DEFAULT_QUERY_PARAMS, query_params, MatchKind::Contains),
+            query_params: patterns(DEFAULT_QUERY_PARAMS, query_params, MatchKind::Contains)
+                .into_iter()
+                .chain(patterns(DEFAULT_EXACT_QUERY_PARAMS, Vec::new(), MatchKind::Whole))
+                .collect(),
             hmac: hmac_key.and_then(|k| Hmac::<Sha256>::new_from_slice(&k).ok()),
             max_depth,
         }
@@ -972,6 +982,23 @@ mod tests {
         for (p, t, want) in cases {
             assert_eq!(glob_match(p.as_bytes(), t.as_bytes()), want, "{p} ~ {t}");
         }
+    }
+
+    #[test]
+    fn oauth_codes_api_keys_and_sas_signatures_are_redacted_by_exact_name() {
+        let r = Redactor::default();
+        assert_eq!(
+            r.redact_query("code=4%2F0Ab&state=xyz&zipcode=75001&sort_key=name"),
+            "code=[REDACTED]&state=xyz&zipcode=75001&sort_key=name"
+        );
+        assert_eq!(r.redact_query("key=AIzaSyD-abc&Key=x"), "key=[REDACTED]&Key=[REDACTED]");
+        assert_eq!(
+            r.redact_query("sv=2022-11-02&sig=abc%2Bdef&design=flat"),
+            "sv=2022-11-02&sig=[REDACTED]&design=flat"
+        );
+        // Replacing the defaults drops them too.
+        let bare = Redactor::builder().no_defaults().query_param("session").build();
+        assert_eq!(bare.redact_query("code=1&session=2"), "code=1&session=[REDACTED]");
     }
 
     #[test]
