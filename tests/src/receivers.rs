@@ -81,110 +81,156 @@ async fn bind(addr: SocketAddr) -> TcpListener {
     panic!("cannot bind the receiver to {addr}: {last:?}")
 }
 
-/// A webhook endpoint at `POST /audit` that checks the
-/// `X-Audit-Signature` of every batch with its secret (401 when it does not
-/// verify) and keeps each accepted batch. Its items are the batches' entries
-/// (JSON objects), in arrival order.
-#[derive(Debug)]
-pub struct WebhookReceiver {
+/// Starts a server on a listener, sharing `Shared` with its handlers.
+type Serve = Box<dyn Fn(TcpListener, Shared) -> Running + Send + Sync>;
+
+/// What both receivers share: an address that survives restarts, what was
+/// received, and the running server.
+struct Endpoint {
     addr: SocketAddr,
-    secret: String,
     shared: Shared,
     running: Option<Running>,
+    serve: Serve,
 }
 
-impl WebhookReceiver {
-    /// Starts a receiver on a free port of 127.0.0.1.
-    pub async fn start(secret: &str) -> Self {
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+impl Endpoint {
+    async fn start(serve: Serve) -> Self {
         let listener = bind("127.0.0.1:0".parse().unwrap()).await;
-        let mut receiver = Self {
-            addr: listener.local_addr().unwrap(),
-            secret: secret.to_owned(),
-            shared: Shared::default(),
-            running: None,
-        };
-        receiver.serve(listener);
-        receiver
+        let addr = listener.local_addr().unwrap();
+        let shared = Shared::default();
+        let running = Some(serve(listener, shared.clone()));
+        Self { addr, shared, running, serve }
     }
 
-    /// The URL to give the webhook sink.
-    pub fn url(&self) -> String {
-        format!("http://{}/audit", self.addr)
-    }
-
-    /// Takes the receiver down: the port is closed until [`Self::restart`].
-    pub async fn stop(&mut self) {
+    async fn stop(&mut self) {
         if let Some(running) = self.running.take() {
             running.stop().await;
         }
     }
 
-    /// Brings a stopped receiver back on the same port.
-    pub async fn restart(&mut self) {
+    async fn restart(&mut self) {
         assert!(self.running.is_none(), "the receiver is running");
         let listener = bind(self.addr).await;
-        self.serve(listener);
+        self.running = Some((self.serve)(listener, self.shared.clone()));
+    }
+
+    fn set_delay(&self, delay: Duration) {
+        self.shared.behaviour.lock().unwrap().delay = delay;
+    }
+
+    fn entries(&self) -> Vec<Value> {
+        self.shared.received.lock().unwrap().items.clone()
+    }
+
+    fn raw_bytes(&self) -> Vec<u8> {
+        self.shared.received.lock().unwrap().raw.concat()
+    }
+}
+
+/// Runs `server` until `stop` is sent.
+fn spawn_until_stopped(server: impl FnOnce(oneshot::Receiver<()>) -> JoinHandle<()>) -> Running {
+    let (stop, stopped) = oneshot::channel();
+    Running { stop, task: server(stopped) }
+}
+
+/// A webhook endpoint at `POST /audit` that checks the
+/// `X-Audit-Signature` of every batch with its secret (401 when it does not
+/// verify) and keeps each accepted batch. Its items are the batches' entries
+/// (JSON objects), in arrival order.
+#[derive(Debug)]
+pub struct WebhookReceiver(Endpoint);
+
+impl WebhookReceiver {
+    /// Starts a receiver on a free port of 127.0.0.1.
+    pub async fn start(secret: &str) -> Self {
+        let secret: Arc<str> = secret.into();
+        Self(
+            Endpoint::start(Box::new(move |listener, shared| {
+                serve_webhook(listener, shared, secret.clone())
+            }))
+            .await,
+        )
+    }
+
+    /// The URL to give the webhook sink.
+    pub fn url(&self) -> String {
+        format!("http://{}/audit", self.0.addr)
+    }
+
+    /// Takes the receiver down: the port is closed until [`Self::restart`].
+    pub async fn stop(&mut self) {
+        self.0.stop().await;
+    }
+
+    /// Brings a stopped receiver back on the same port.
+    pub async fn restart(&mut self) {
+        self.0.restart().await;
     }
 
     /// Makes every request wait `delay` before it is answered.
     pub fn set_delay(&self, delay: Duration) {
-        self.shared.behaviour.lock().unwrap().delay = delay;
+        self.0.set_delay(delay);
     }
 
     /// Every entry received so far, in arrival order.
     pub fn entries(&self) -> Vec<Value> {
-        self.shared.received.lock().unwrap().items.clone()
+        self.0.entries()
     }
 
     /// The number of batches (requests) accepted so far.
     pub fn batches(&self) -> usize {
-        self.shared.received.lock().unwrap().raw.len()
+        self.0.shared.received.lock().unwrap().raw.len()
     }
 
     /// Every byte of every accepted request body, concatenated.
     pub fn raw_bytes(&self) -> Vec<u8> {
-        self.shared.received.lock().unwrap().raw.concat()
+        self.0.raw_bytes()
     }
+}
 
-    fn serve(&mut self, listener: TcpListener) {
-        async fn receive(
-            State((shared, secret)): State<(Shared, Arc<str>)>,
-            headers: HeaderMap,
-            body: Bytes,
-        ) -> StatusCode {
-            let delay = shared.delay();
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
-            let signed = signature.is_some_and(|sig| {
-                verify_signature(secret.as_bytes(), sig, &body, Duration::from_secs(300)).is_ok()
-            });
-            if !signed {
-                return StatusCode::UNAUTHORIZED;
-            }
-            let Ok(Value::Array(entries)) = serde_json::from_slice::<Value>(&body) else {
-                return StatusCode::BAD_REQUEST;
-            };
-            let mut received = shared.received.lock().unwrap();
-            received.raw.push(body.to_vec());
-            received.items.extend(entries);
-            StatusCode::OK
+fn serve_webhook(listener: TcpListener, shared: Shared, secret: Arc<str>) -> Running {
+    async fn receive(
+        State((shared, secret)): State<(Shared, Arc<str>)>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> StatusCode {
+        let delay = shared.delay();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
         }
-        let secret: Arc<str> = self.secret.as_str().into();
-        let app = axum::Router::new()
-            .route("/audit", axum::routing::post(receive))
-            .with_state((self.shared.clone(), secret));
-        let (stop, stopped) = oneshot::channel();
-        let task = tokio::spawn(async move {
+        let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+        let signed = signature.is_some_and(|sig| {
+            verify_signature(secret.as_bytes(), sig, &body, Duration::from_secs(300)).is_ok()
+        });
+        if !signed {
+            return StatusCode::UNAUTHORIZED;
+        }
+        let Ok(Value::Array(entries)) = serde_json::from_slice::<Value>(&body) else {
+            return StatusCode::BAD_REQUEST;
+        };
+        let mut received = shared.received.lock().unwrap();
+        received.raw.push(body.to_vec());
+        received.items.extend(entries);
+        StatusCode::OK
+    }
+    let app = axum::Router::new()
+        .route("/audit", axum::routing::post(receive))
+        .with_state((shared, secret));
+    spawn_until_stopped(|stopped| {
+        tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {
                     let _ = stopped.await;
                 })
                 .await;
-        });
-        self.running = Some(Running { stop, task });
-    }
+        })
+    })
 }
 
 /// An OTLP/gRPC logs collector (`LogsService/Export`). Its items are the
@@ -192,11 +238,7 @@ impl WebhookReceiver {
 /// arrival order; its raw bytes are the export requests re-encoded as
 /// protobuf (what went over the wire, field for field).
 #[derive(Debug)]
-pub struct OtlpReceiver {
-    addr: SocketAddr,
-    shared: Shared,
-    running: Option<Running>,
-}
+pub struct OtlpReceiver(Endpoint);
 
 #[derive(Debug, Clone)]
 struct Collector(Shared);
@@ -235,61 +277,53 @@ impl LogsService for Collector {
 impl OtlpReceiver {
     /// Starts a collector on a free port of 127.0.0.1.
     pub async fn start() -> Self {
-        let listener = bind("127.0.0.1:0".parse().unwrap()).await;
-        let mut receiver =
-            Self { addr: listener.local_addr().unwrap(), shared: Shared::default(), running: None };
-        receiver.serve(listener);
-        receiver
+        Self(Endpoint::start(Box::new(serve_otlp)).await)
     }
 
     /// The endpoint to give the OTLP sink.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.0.addr)
     }
 
     /// Takes the collector down: the port is closed until [`Self::restart`].
     pub async fn stop(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.stop().await;
-        }
+        self.0.stop().await;
     }
 
     /// Brings a stopped collector back on the same port.
     pub async fn restart(&mut self) {
-        assert!(self.running.is_none(), "the collector is running");
-        let listener = bind(self.addr).await;
-        self.serve(listener);
+        self.0.restart().await;
     }
 
     /// Makes every export wait `delay` before it is answered.
     pub fn set_delay(&self, delay: Duration) {
-        self.shared.behaviour.lock().unwrap().delay = delay;
+        self.0.set_delay(delay);
     }
 
     /// `{"event", "id"}` of every log record received so far, in arrival
     /// order.
     pub fn entries(&self) -> Vec<Value> {
-        self.shared.received.lock().unwrap().items.clone()
+        self.0.entries()
     }
 
     /// Every accepted export request, protobuf-encoded, concatenated.
     pub fn raw_bytes(&self) -> Vec<u8> {
-        self.shared.received.lock().unwrap().raw.concat()
+        self.0.raw_bytes()
     }
+}
 
-    fn serve(&mut self, listener: TcpListener) {
-        let (stop, stopped) = oneshot::channel();
+fn serve_otlp(listener: TcpListener, shared: Shared) -> Running {
+    spawn_until_stopped(|stopped| {
         let server = tonic::transport::Server::builder()
-            .add_service(LogsServiceServer::new(Collector(self.shared.clone())))
+            .add_service(LogsServiceServer::new(Collector(shared)))
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(listener),
                 async move {
                     let _ = stopped.await;
                 },
             );
-        let task = tokio::spawn(async move {
+        tokio::spawn(async move {
             let _ = server.await;
-        });
-        self.running = Some(Running { stop, task });
-    }
+        })
+    })
 }
