@@ -61,7 +61,7 @@ pub use integrity::{SigningKey, VerifyingKey};
 pub use query::Query;
 pub use redact::{Redactor, RedactorBuilder, Sensitive};
 pub use scope::AuditScope;
-pub use sink::{EncodedBatch, Sink, SinkError, SinkErrorKind};
+pub use sink::{EncodedBatch, JsonEntry, Sink, SinkError, SinkErrorKind};
 pub use store::AuditStore;
 
 #[doc(hidden)]

@@ -18,9 +18,9 @@ use bytes::Bytes;
 
 use crate::AuditEvent;
 
-/// A batch as the pipeline hands it to a sink: the entries, in chain order,
-/// and for each the JSON the pipeline already made of it when it hashed it,
-/// if it did.
+/// A batch as the pipeline hands it to a sink, in chain order: for each
+/// entry its id, the JSON the pipeline made of it when it hashed it (when
+/// it did), and the typed entry (unless the sink said it does not need it).
 ///
 /// That JSON is `serde_json::to_vec` of the entry, byte for byte, so a sink
 /// that writes JSON (a file, a webhook, stdout) can copy it instead of
@@ -28,42 +28,108 @@ use crate::AuditEvent;
 /// from the spool and for the rare entry whose canonical form differs from
 /// serde_json's (floats, astral-plane keys); [`EncodedBatch::write_json`]
 /// serializes those.
+///
+/// A sink whose [`Sink::wants_entries`] is `false` gets batches of JSON
+/// alone ([`EncodedBatch::entries`] is `None`): the pipeline then frees each
+/// entry on the thread that recorded it and queues only its bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct EncodedBatch<'a> {
-    entries: &'a [AuditEvent],
-    json: &'a [Option<Bytes>],
+    repr: Repr<'a>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Repr<'a> {
+    Entries { entries: &'a [AuditEvent], json: &'a [Option<Bytes>] },
+    Json(&'a [JsonEntry]),
+}
+
+/// An entry as JSON: its id and `serde_json::to_vec` of it, as the pipeline
+/// queues it for a sink that needs no typed entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonEntry {
+    /// The entry's [`AuditEvent::id`].
+    pub id: uuid::Uuid,
+    /// `serde_json::to_vec` of the entry.
+    pub json: Bytes,
+}
+
+impl JsonEntry {
+    /// Serializes an entry.
+    pub fn encode(entry: &AuditEvent) -> Result<Self, serde_json::Error> {
+        Ok(Self { id: entry.id, json: Bytes::from(serde_json::to_vec(entry)?) })
+    }
 }
 
 impl<'a> EncodedBatch<'a> {
     /// A batch without JSON: every entry is serialized when asked for.
     pub fn new(entries: &'a [AuditEvent]) -> Self {
-        Self { entries, json: &[] }
+        Self { repr: Repr::Entries { entries, json: &[] } }
     }
 
     /// A batch whose `json[i]`, when present, is `serde_json::to_vec` of
     /// `entries[i]`. Entries past the end of `json` have none.
     pub fn with_json(entries: &'a [AuditEvent], json: &'a [Option<Bytes>]) -> Self {
-        Self { entries, json }
+        Self { repr: Repr::Entries { entries, json } }
     }
 
-    /// The entries, in chain order.
-    pub fn entries(&self) -> &'a [AuditEvent] {
-        self.entries
+    /// A batch of JSON alone, as sinks whose [`Sink::wants_entries`] is
+    /// `false` get it.
+    pub fn from_json(entries: &'a [JsonEntry]) -> Self {
+        Self { repr: Repr::Json(entries) }
+    }
+
+    /// The typed entries, in chain order; `None` for a batch of JSON alone
+    /// (see [`decode`](Self::decode)).
+    pub fn entries(&self) -> Option<&'a [AuditEvent]> {
+        match self.repr {
+            Repr::Entries { entries, .. } => Some(entries),
+            Repr::Json(_) => None,
+        }
+    }
+
+    /// The typed entries, parsed from the JSON when the batch has no others.
+    pub fn decode(&self) -> Result<std::borrow::Cow<'a, [AuditEvent]>, serde_json::Error> {
+        match self.repr {
+            Repr::Entries { entries, .. } => Ok(std::borrow::Cow::Borrowed(entries)),
+            Repr::Json(items) => items
+                .iter()
+                .map(|e| serde_json::from_slice(&e.json))
+                .collect::<Result<Vec<_>, _>>()
+                .map(std::borrow::Cow::Owned),
+        }
     }
 
     /// The number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match self.repr {
+            Repr::Entries { entries, .. } => entries.len(),
+            Repr::Json(items) => items.len(),
+        }
     }
 
     /// Whether the batch has no entries.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
+    }
+
+    /// The id of entry `i`.
+    ///
+    /// # Panics
+    ///
+    /// When `i` is out of bounds.
+    pub fn id(&self, i: usize) -> uuid::Uuid {
+        match self.repr {
+            Repr::Entries { entries, .. } => entries[i].id,
+            Repr::Json(items) => items[i].id,
+        }
     }
 
     /// The pipeline's JSON of entry `i`, if it has it.
     pub fn json(&self, i: usize) -> Option<&'a Bytes> {
-        self.json.get(i).and_then(Option::as_ref)
+        match self.repr {
+            Repr::Entries { json, .. } => json.get(i).and_then(Option::as_ref),
+            Repr::Json(items) => items.get(i).map(|e| &e.json),
+        }
     }
 
     /// Appends the JSON of entry `i` to `out`: the pipeline's bytes when it
@@ -74,12 +140,17 @@ impl<'a> EncodedBatch<'a> {
     ///
     /// When `i` is out of bounds.
     pub fn write_json(&self, i: usize, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        match self.json(i) {
-            Some(json) => {
+        match (self.json(i), self.repr) {
+            (Some(json), _) => {
                 out.extend_from_slice(json);
                 Ok(())
             }
-            None => serde_json::to_writer(out, &self.entries[i]),
+            (None, Repr::Entries { entries, .. }) => serde_json::to_writer(out, &entries[i]),
+            // `json(i)` is `None` here only out of bounds: indexing panics.
+            (None, Repr::Json(items)) => {
+                out.extend_from_slice(&items[i].json);
+                Ok(())
+            }
         }
     }
 }
@@ -99,17 +170,34 @@ pub trait Sink: Send + Sync + fmt::Debug + 'static {
 
     /// Writes a batch that comes with the pipeline's JSON of its entries.
     /// The pipeline calls this; the default forwards to
-    /// [`Sink::write_batch`]. Sinks that write entries as JSON override it
+    /// [`Sink::write_batch`] (parsing the entries from the JSON when the
+    /// batch has no others). Sinks that write entries as JSON override it
     /// (and [`Sink::wants_json`]) to copy those bytes instead of serializing
     /// every entry again.
     async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
-        self.write_batch(batch.entries()).await
+        match batch.decode() {
+            Ok(entries) => self.write_batch(&entries).await,
+            Err(e) => Err(SinkError::permanent(format!(
+                "the pipeline's JSON of a batch cannot be read back as entries: {e}"
+            ))
+            .with_source(e)),
+        }
     }
 
     /// Whether [`Sink::write_encoded`] uses the entries' JSON. When no sink
     /// of an auditor does, the pipeline does not keep it (default `false`).
     fn wants_json(&self) -> bool {
         false
+    }
+
+    /// Whether [`Sink::write_encoded`] reads the typed entries (default
+    /// `true`). A sink that writes only each entry's JSON and id returns
+    /// `false` (with [`Sink::wants_json`] `true`): the pipeline then queues
+    /// only the JSON for it, so an entry's memory is freed on the thread that
+    /// recorded it instead of on the sink's worker, and less memory waits in
+    /// its queue. Its batches come as [`EncodedBatch::from_json`].
+    fn wants_entries(&self) -> bool {
+        true
     }
 
     /// Makes everything written so far durable. Called before shutdown.
@@ -137,6 +225,9 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
     fn wants_json(&self) -> bool {
         (**self).wants_json()
     }
+    fn wants_entries(&self) -> bool {
+        (**self).wants_entries()
+    }
     async fn flush(&self) -> Result<(), SinkError> {
         (**self).flush().await
     }
@@ -158,6 +249,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn wants_json(&self) -> bool {
         (**self).wants_json()
+    }
+    fn wants_entries(&self) -> bool {
+        (**self).wants_entries()
     }
     async fn flush(&self) -> Result<(), SinkError> {
         (**self).flush().await

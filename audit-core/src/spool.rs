@@ -27,7 +27,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::AuditEvent;
+use crate::{AuditEvent, EncodedBatch};
 
 const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -396,7 +396,7 @@ pub(crate) fn store_cursor(dir: &Path, sink: &str, index: u64) -> io::Result<()>
     fs::rename(&tmp, &path).map_err(|e| io_error("renaming", &tmp, e))
 }
 
-pub(crate) fn dead_letter(dir: &Path, sink: &str, batch: &[AuditEvent]) -> io::Result<PathBuf> {
+pub(crate) fn dead_letter(dir: &Path, sink: &str, batch: EncodedBatch<'_>) -> io::Result<PathBuf> {
     let path = dir.join("dead-letter").join(
         cursor_path(dir, sink)
             .file_stem()
@@ -404,8 +404,8 @@ pub(crate) fn dead_letter(dir: &Path, sink: &str, batch: &[AuditEvent]) -> io::R
             .unwrap_or_default(),
     );
     let mut buf = Vec::new();
-    for e in batch {
-        serde_json::to_writer(&mut buf, e).map_err(io::Error::other)?;
+    for i in 0..batch.len() {
+        batch.write_json(i, &mut buf).map_err(io::Error::other)?;
         buf.push(b'\n');
     }
     let mut file = open_append(&path).map_err(|e| io_error("opening", &path, e))?;

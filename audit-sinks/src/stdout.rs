@@ -78,6 +78,10 @@ impl Sink for StdoutSink {
         true
     }
 
+    fn wants_entries(&self) -> bool {
+        false
+    }
+
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
         self.write_encoded(EncodedBatch::new(batch)).await
     }
@@ -148,6 +152,10 @@ impl<W: Write + Send + 'static> Sink for WriterSink<W> {
         true
     }
 
+    fn wants_entries(&self) -> bool {
+        false
+    }
+
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
         self.write_encoded(EncodedBatch::new(batch)).await
     }
@@ -173,9 +181,9 @@ impl<W: Write + Send + 'static> Sink for WriterSink<W> {
 /// has it).
 fn encode(batch: EncodedBatch<'_>) -> Result<Vec<u8>, SinkError> {
     let mut buf = Vec::with_capacity(batch.len() * 512);
-    for (i, event) in batch.entries().iter().enumerate() {
+    for i in 0..batch.len() {
         batch.write_json(i, &mut buf).map_err(|e| {
-            SinkError::permanent(format!("cannot encode entry {} as JSON: {e}", event.id))
+            SinkError::permanent(format!("cannot encode entry {} as JSON: {e}", batch.id(i)))
                 .with_source(e)
         })?;
         buf.push(b'\n');

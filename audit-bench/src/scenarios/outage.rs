@@ -51,6 +51,10 @@ impl Sink for Switch {
         self.inner.wants_json()
     }
 
+    fn wants_entries(&self) -> bool {
+        self.inner.wants_entries()
+    }
+
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
         self.write_encoded(EncodedBatch::new(batch)).await
     }

@@ -187,6 +187,10 @@ impl Sink for FileSink {
         true
     }
 
+    fn wants_entries(&self) -> bool {
+        false
+    }
+
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
         self.write_encoded(EncodedBatch::new(batch)).await
     }

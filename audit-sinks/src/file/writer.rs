@@ -36,18 +36,18 @@ impl Encoded {
         let json_len: usize = (0..batch.len()).filter_map(|i| batch.json(i)).map(|j| j.len()).sum();
         let mut buf = Vec::with_capacity(json_len + batch.len() * 513);
         let mut entries = Vec::with_capacity(batch.len());
-        for (i, event) in batch.entries().iter().enumerate() {
+        for i in 0..batch.len() {
             let start = buf.len();
+            let id = batch.id(i);
             batch.write_json(i, &mut buf).map_err(|e| {
                 SinkError::permanent(format!(
-                    "entry {} cannot be serialized as JSON: {e}; the batch is rejected, since \
-                     writing it again fails the same way",
-                    event.id
+                    "entry {id} cannot be serialized as JSON: {e}; the batch is rejected, since \
+                     writing it again fails the same way"
                 ))
                 .with_source(e)
             })?;
             buf.push(b'\n');
-            entries.push((event.id, start..buf.len()));
+            entries.push((id, start..buf.len()));
         }
         Ok(Self { buf, entries })
     }
