@@ -114,21 +114,21 @@ impl AuditEvent {
             Action::Delete => "deleted",
             Action::Other => "performed",
         };
-        let mut out = format!("{} {}", self.actor, verb);
+        use std::fmt::Write as _;
+        // One allocation, sized for a typical sentence; writing into a
+        // `String` cannot fail.
+        let mut out = String::with_capacity(96);
+        let _ = write!(out, "{} {}", self.actor, verb);
         match (self.action, self.resource.first()) {
             (Action::Other, Some(r)) => {
-                out.push(' ');
-                out.push_str(&self.event);
-                out.push_str(" on ");
-                out.push_str(&r.to_string());
+                let _ = write!(out, " {} on {r}", self.event);
             }
             (Action::Other, None) => {
                 out.push(' ');
                 out.push_str(&self.event);
             }
             (_, Some(r)) => {
-                out.push(' ');
-                out.push_str(&r.to_string());
+                let _ = write!(out, " {r}");
             }
             (_, None) => {
                 out.push(' ');

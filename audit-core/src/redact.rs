@@ -330,7 +330,13 @@ impl Redactor {
     pub fn redact_headers(&self, headers: &mut BTreeMap<String, String>) {
         for (name, value) in headers.iter_mut() {
             if self.is_sensitive_header(name) {
-                *value = self.mask(value);
+                if self.hmac.is_none() {
+                    // In place: the secret's own buffer takes the marker.
+                    value.clear();
+                    value.push_str(REDACTED);
+                } else {
+                    *value = self.mask(value);
+                }
             } else if value.contains(['?', '#', '@']) {
                 *value = self.redact_url(value);
             }
@@ -526,7 +532,11 @@ impl Redactor {
             Some((name, value)) if self.is_sensitive_query_param(name) => {
                 out.push_str(name);
                 out.push('=');
-                out.push_str(&self.mask(&percent_decode(value, true)));
+                if self.hmac.is_none() {
+                    out.push_str(REDACTED);
+                } else {
+                    out.push_str(&self.mask(&percent_decode(value, true)));
+                }
                 true
             }
             _ => false,
