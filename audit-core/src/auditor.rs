@@ -1106,14 +1106,21 @@ impl Payload {
     /// its canonical JSON: a parsed entry takes four to five times its JSON
     /// in heap (strings, maps, bodies as `serde_json::Value`s; measured with
     /// a counting allocator on the benchmark's 1.5 KB entry), plus the item
-    /// itself and the JSON, when kept.
+    /// itself and the JSON, when kept. JSON alone costs its bytes plus
+    /// [`Self::JSON_OVERHEAD`].
     fn charge(&self, json_len: usize) -> usize {
         size_of::<Item>()
             + match self {
                 Payload::Entry { json, .. } => 5 * json_len + json.as_ref().map_or(0, Bytes::len),
-                Payload::Json(entry) => entry.json.len(),
+                Payload::Json(entry) => entry.json.len() + Self::JSON_OVERHEAD,
             }
     }
+
+    /// What queued bytes hold beyond their length: the allocator's headers
+    /// of the buffer and of the shared handle `Bytes` allocates once the
+    /// bytes go to more than one place, and the item's share of its queue's
+    /// spare capacity (a `VecDeque` grows by doubling).
+    const JSON_OVERHEAD: usize = 64 + size_of::<Item>() / 2;
 }
 
 impl Item {
