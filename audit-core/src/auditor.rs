@@ -539,12 +539,11 @@ impl AuditorBuilder {
         let mut queues = Vec::with_capacity(self.sinks.len());
         for sink in &self.sinks {
             let queue = SinkQueue::new(
-                sink.name().to_owned(),
+                sink.as_ref(),
                 self.queue_capacity,
                 self.queue_bytes,
                 self.batch_size,
-                !self.batch_interval.is_zero(),
-                (sink.wants_json(), !sink.wants_entries()),
+                self.batch_interval,
             );
             if let Some(wal) = &wal {
                 let head = wal.head();
@@ -603,8 +602,6 @@ impl AuditorBuilder {
             let worker = Worker {
                 queue: queue.clone(),
                 sink,
-                batch_size: self.batch_size,
-                batch_interval: self.batch_interval,
                 retry: self.retry.clone(),
                 spool_dir: inner.spool_dir.clone(),
                 chain_id,
@@ -1186,8 +1183,9 @@ struct SinkQueue {
     max_bytes: usize,
     /// The most entries per batch.
     batch_size: usize,
-    /// Whether batches linger (see `AuditorBuilder::batch_interval`).
-    linger: bool,
+    /// How long a batch may wait to fill (see
+    /// `AuditorBuilder::batch_interval`; zero: it does not wait).
+    linger: Duration,
     /// The sink uses the pipeline's JSON.
     wants_json: bool,
     /// The sink uses the JSON alone (no typed entries).
@@ -1211,21 +1209,20 @@ struct SinkQueue {
 
 impl SinkQueue {
     fn new(
-        name: String,
+        sink: &dyn Sink,
         capacity: usize,
         max_bytes: usize,
         batch_size: usize,
-        linger: bool,
-        (wants_json, no_entries): (bool, bool),
+        linger: Duration,
     ) -> Self {
         Self {
-            name,
+            name: sink.name().to_owned(),
             capacity,
             max_bytes,
             batch_size,
             linger,
-            wants_json,
-            json_only: wants_json && no_entries,
+            wants_json: sink.wants_json(),
+            json_only: sink.wants_json() && !sink.wants_entries(),
             state: Mutex::new(QueueState::default()),
             wake: Notify::new(),
             urgent: Notify::new(),
@@ -1254,7 +1251,7 @@ impl SinkQueue {
 
     /// Whether the worker should write what is queued without lingering.
     fn is_urgent(&self, st: &QueueState) -> bool {
-        !self.linger
+        self.linger.is_zero()
             || st.mem >= self.batch_size
             || !st.acks.is_empty()
             || st.closing.is_some()
@@ -1303,9 +1300,6 @@ enum Taken {
 struct Worker {
     queue: Arc<SinkQueue>,
     sink: Arc<dyn Sink>,
-    batch_size: usize,
-    /// How long a batch may linger (zero: no lingering).
-    batch_interval: Duration,
     retry: RetryPolicy,
     spool_dir: Option<PathBuf>,
     chain_id: Uuid,
@@ -1326,7 +1320,7 @@ impl Worker {
                 match st.chunks.front_mut() {
                     Some(Chunk::Mem(_)) if !lingered && !urgent => true,
                     Some(Chunk::Mem(items)) => {
-                        let n = items.len().min(self.batch_size);
+                        let n = items.len().min(self.queue.batch_size);
                         let batch: Vec<Item> = items.drain(..n).collect();
                         if items.is_empty() {
                             st.chunks.pop_front();
@@ -1343,7 +1337,7 @@ impl Worker {
                     }
                     Some(Chunk::Wal { from, to }) => {
                         let start = *from;
-                        let end = (*to).min(start + self.batch_size as u64);
+                        let end = (*to).min(start + self.queue.batch_size as u64);
                         *from = end;
                         if *from == *to {
                             st.chunks.pop_front();
@@ -1359,8 +1353,7 @@ impl Worker {
                 // Let the batch fill: entries recorded meanwhile join it
                 // without waking this worker.
                 lingered = true;
-                let _ =
-                    tokio::time::timeout(self.batch_interval, self.queue.urgent.notified()).await;
+                let _ = tokio::time::timeout(self.queue.linger, self.queue.urgent.notified()).await;
                 continue;
             }
             notified.await;
