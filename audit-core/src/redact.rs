@@ -255,7 +255,9 @@ impl Redactor {
         match &mut event.request {
             Some(Request::Http(http)) => {
                 self.redact_headers(&mut http.headers);
-                if let Some(query) = &mut http.query {
+                if let Some(query) = &mut http.query
+                    && !self.query_is_clean(query)
+                {
                     *query = self.redact_query(query);
                 }
                 // The path is documented to be without its query; if one
@@ -278,7 +280,7 @@ impl Redactor {
             self.redact_body(body);
         }
         for change in &mut event.changes {
-            if path_segments(&change.path).iter().any(|s| self.is_sensitive_key(s)) {
+            if self.is_sensitive_path(&change.path) {
                 self.replace_sensitive(&mut change.before);
                 self.replace_sensitive(&mut change.after);
             } else {
@@ -337,7 +339,7 @@ impl Redactor {
                 } else {
                     *value = self.mask(value);
                 }
-            } else if value.contains(['?', '#', '@']) {
+            } else if value.bytes().any(|b| matches!(b, b'?' | b'#' | b'@')) {
                 *value = self.redact_url(value);
             }
         }
@@ -360,7 +362,7 @@ impl Redactor {
     /// );
     /// ```
     pub fn redact_query(&self, query: &str) -> String {
-        let mut out = String::with_capacity(query.len());
+        let mut out = String::with_capacity(query.len() + REDACTED.len());
         for (i, pair) in query.split('&').enumerate() {
             if i > 0 {
                 out.push('&');
@@ -384,6 +386,16 @@ impl Redactor {
         out
     }
 
+    /// Whether [`Self::redact_query`] would leave a query as it is.
+    fn query_is_clean(&self, query: &str) -> bool {
+        let sensitive = |pair: &str| {
+            pair.split_once('=').is_some_and(|(name, _)| self.is_sensitive_query_param(name))
+        };
+        query.split('&').all(|pair| {
+            !sensitive(pair) && (!pair.contains(';') || !pair.split(';').any(sensitive))
+        })
+    }
+
     /// Whether a header is sensitive: its normalized name equals a header
     /// pattern or matches a key pattern. Case-insensitive.
     pub fn is_sensitive_header(&self, name: &str) -> bool {
@@ -393,7 +405,7 @@ impl Redactor {
     }
 
     /// Whether a normalized name matches a key pattern.
-    fn key_matches(&self, normalized: &str) -> bool {
+    fn key_matches(&self, normalized: &[u8]) -> bool {
         match &self.key_automaton {
             Some(automaton) => {
                 automaton.is_match(normalized)
@@ -413,8 +425,26 @@ impl Redactor {
     /// Whether a query parameter is sensitive: its percent-decoded name
     /// matches a key pattern or a query parameter pattern.
     pub fn is_sensitive_query_param(&self, name: &str) -> bool {
-        let name = normalize(&decode_name(name));
-        self.key_matches(&name) || self.query_params.iter().any(|p| p.matches(&name))
+        let matches = |name: &[u8]| {
+            self.key_matches(name) || self.query_params.iter().any(|p| p.matches(name))
+        };
+        if name.contains(['%', '+']) {
+            matches(normalize(&decode_name(name)).as_bytes())
+        } else {
+            // Nothing to decode: the common case, without allocating.
+            with_normalized(name, matches)
+        }
+    }
+
+    /// Whether any segment of a change path (`settings.api_key`,
+    /// `members[0]["apiKey"]`) is a sensitive key.
+    fn is_sensitive_path(&self, path: &str) -> bool {
+        if path.contains(['[', '"']) {
+            path_segments(path).iter().any(|s| self.is_sensitive_key(s))
+        } else {
+            // Dotted keys only: the segments are the pieces between dots.
+            path.split('.').any(|s| self.is_sensitive_key(s))
+        }
     }
 
     /// The replacement for a secret string: [`REDACTED`], or in HMAC mode
@@ -758,13 +788,14 @@ impl Pattern {
     }
 
     /// Whether an already normalized name matches.
-    fn matches(&self, name: &str) -> bool {
+    fn matches(&self, name: &[u8]) -> bool {
+        let pattern = self.normalized.as_bytes();
         if self.glob {
-            glob_match(self.normalized.as_bytes(), name.as_bytes())
+            glob_match(pattern, name)
         } else {
             match self.kind {
-                MatchKind::Whole => name == self.normalized,
-                MatchKind::Contains => name.contains(&self.normalized),
+                MatchKind::Whole => name == pattern,
+                MatchKind::Contains => memchr::memmem::find(name, pattern).is_some(),
             }
         }
     }
@@ -780,7 +811,7 @@ impl fmt::Debug for PatternList<'_> {
 
 /// Calls `f` with the normalized name, without allocating for the short
 /// ASCII names that nearly all keys and headers are.
-fn with_normalized<R>(name: &str, f: impl FnOnce(&str) -> R) -> R {
+fn with_normalized<R>(name: &str, f: impl FnOnce(&[u8]) -> R) -> R {
     const INLINE: usize = 64;
     if name.len() <= INLINE && name.is_ascii() {
         let mut buf = [0u8; INLINE];
@@ -789,10 +820,9 @@ fn with_normalized<R>(name: &str, f: impl FnOnce(&str) -> R) -> R {
             buf[len] = b.to_ascii_lowercase();
             len += 1;
         }
-        // ASCII in, ASCII out: always valid UTF-8.
-        f(std::str::from_utf8(&buf[..len]).unwrap_or_default())
+        f(&buf[..len])
     } else {
-        f(&normalize(name))
+        f(normalize(name).as_bytes())
     }
 }
 
@@ -973,6 +1003,54 @@ mod tests {
         for k in ["apiKey", "api_key", "API-KEY", "Api.Key", "api key"] {
             assert_eq!(normalize(k), "apikey", "{k}");
         }
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_general_ones() {
+        let r = Redactor::builder().key("ssn").key("x*secret").build();
+        for path in [
+            "name",
+            "settings.api_key",
+            "settings.webhookSecret",
+            "a..token",
+            ".password",
+            "members[0].apiKey",
+            r#"settings["api.key"]"#,
+            "x.mysecret",
+            "x.xwebhooksecret",
+            "SSN",
+            "plan.label",
+        ] {
+            let general = path_segments(path).iter().any(|s| r.is_sensitive_key(s));
+            assert_eq!(r.is_sensitive_path(path), general, "{path}");
+        }
+        for name in
+            ["token", "page", "API-KEY", "code", "codes", "X-Amz-Signature", "sort", "ssn_last4"]
+        {
+            let general = {
+                let n = normalize(&decode_name(name));
+                r.key_matches(n.as_bytes())
+                    || r.query_params.iter().any(|p| p.matches(n.as_bytes()))
+            };
+            assert_eq!(r.is_sensitive_query_param(name), general, "{name}");
+        }
+        for query in [
+            "page=2&sort=asc",
+            "page=2&token=x",
+            "a=1;token=x",
+            "token",
+            "flag&&=&x=",
+            "api%5Fkey=k",
+            "to;ken=1&pass;word=2",
+            "code=1",
+            "codes=1",
+        ] {
+            assert_eq!(r.query_is_clean(query), r.redact_query(query) == query, "{query}");
+        }
+        assert!(r.is_sensitive_path("settings.api_key"));
+        assert!(!r.is_sensitive_path("settings.labels"));
+        assert!(r.is_sensitive_query_param("api%5Fkey"));
+        assert!(r.is_sensitive_query_param("access+token"));
     }
 
     #[test]
