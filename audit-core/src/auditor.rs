@@ -702,7 +702,6 @@ impl Auditor {
         }
         // The JSON made while hashing, for the sinks that write JSON.
         let (json, json_len) = core.sequencer.seal_encoded(&mut event, inner.json)?;
-        let json = json.map(Bytes::from);
         let seq = core.sequencer.next_seq() - 1;
         let id = event.id;
         let chain = core.sequencer.chain_id();
@@ -905,7 +904,7 @@ impl Inner {
                     let mut st = q.lock();
                     if q.has_room(&st) {
                         let was_empty = st.chunks.is_empty();
-                        st.push_mem(item.take().expect("item present"));
+                        st.push_mem(item.take().expect("item present"), q.batch_size);
                         let urgent = q.is_urgent(&st);
                         drop(st);
                         q.notify(was_empty, urgent);
@@ -980,7 +979,7 @@ impl Inner {
         let seq = event.chain.as_ref().map(|c| c.seq);
         for (q, payload) in self.queues.iter().zip(self.payloads(event, None)) {
             let charge = payload.charge(Item::CHAIN);
-            q.lock().push_mem(Item { seq, wal: wal_index, payload, charge });
+            q.lock().push_mem(Item { seq, wal: wal_index, payload, charge }, q.batch_size);
             q.notify(true, true);
         }
     }
@@ -1149,13 +1148,18 @@ struct QueueState {
 }
 
 impl QueueState {
-    fn push_mem(&mut self, item: Item) {
+    /// Queues an item in memory; a new run of items gets room for a batch
+    /// (`batch_size`) at once, as a worker takes them, instead of growing
+    /// item by item.
+    fn push_mem(&mut self, item: Item, batch_size: usize) {
         self.mem += 1;
         self.mem_bytes += item.charge;
         if let Some(Chunk::Mem(items)) = self.chunks.back_mut() {
             items.push_back(item);
         } else {
-            self.chunks.push_back(Chunk::Mem(VecDeque::from([item])));
+            let mut items = VecDeque::with_capacity(batch_size.clamp(1, 1024));
+            items.push_back(item);
+            self.chunks.push_back(Chunk::Mem(items));
         }
     }
 

@@ -131,6 +131,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
 use ed25519_dalek::{Signer as _, Verifier as _};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -266,61 +267,123 @@ fn serde_json_output_is_canonical(event: &AuditEvent) -> bool {
 ///
 /// The entry's own `chain.hash`, if set, is ignored.
 pub fn compute_hash(prev: &str, event: &AuditEvent) -> Result<String, IntegrityError> {
-    hash_canonical(prev, event, |_, _, _| ()).map(|(hash, ())| hash)
+    hash_canonical(&decode_hash(prev)?, event, |_| ()).map(|(_, hash, ())| hash)
+}
+
+fn decode_hash(hex_hash: &str) -> Result<[u8; 32], IntegrityError> {
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(hex_hash, &mut bytes)
+        .map_err(|_| IntegrityError::BadHash(hex_hash.to_owned()))?;
+    Ok(bytes)
+}
+
+/// How much JSON of sealed entries one allocation holds (an entry larger
+/// than this gets one of its own).
+const JSON_ARENA_CHUNK: usize = 64 * 1024;
+
+/// The length of a SHA-256 hash in hex.
+const HASH_HEX_LEN: usize = 64;
+
+/// Where `chain.hash` sits in serde_json's output of an entry whose hash is
+/// 64 hex digits: the range of `"hash":"<64 digits>",`, which the canonical
+/// form leaves out.
+///
+/// `chain` is the third key of an entry, after `action` and `actor`, whose
+/// values are only strings (escaped, so they cannot contain `"chain":{`):
+/// the first `"chain":{` is the entry's own, and `hash` is the first key of
+/// a link.
+fn hash_field(json: &[u8]) -> Option<std::ops::Range<usize>> {
+    const KEY: &[u8] = br#""chain":{"hash":""#;
+    const CHAIN: usize = br#""chain":{"#.len();
+    let start = json.windows(KEY.len()).position(|w| w == KEY)? + CHAIN;
+    let end = start + br#""hash":"""#.len() + HASH_HEX_LEN + 1;
+    (json.get(end - 2..end)? == b"\",").then_some(start..end)
 }
 
 /// Hashes the canonical JSON of `event` after `prev`, and lets `also` look
-/// at the canonical bytes (with whether they are serde_json's own output,
-/// and the hash) before they are gone.
+/// at serde_json's output of the entry with `chain.hash` set to that hash
+/// (`None` when the entry's serde_json output is not its canonical form)
+/// before it is gone.
+///
+/// The entry's own `chain.hash` is left out of the hash. When it is 64
+/// characters long (a sealed entry, or the placeholder [`ZERO_HASH`] that
+/// the sequencer seals with), the entry is serialized once, as it is, and
+/// hashed around the field; there is no copy without the field to make.
+///
+/// Returns the hash as bytes and in hex.
 fn hash_canonical<R>(
-    prev: &str,
+    prev: &[u8; 32],
     event: &AuditEvent,
-    also: impl FnOnce(&[u8], bool, &str) -> R,
-) -> Result<(String, R), IntegrityError> {
-    let mut prev_bytes = [0u8; 32];
-    hex::decode_to_slice(prev, &mut prev_bytes)
-        .map_err(|_| IntegrityError::BadHash(prev.to_owned()))?;
+    also: impl FnOnce(Option<&[u8]>) -> R,
+) -> Result<([u8; 32], String, R), IntegrityError> {
     thread_local! {
-        // Serializing into one reused buffer and hashing it in one call is
+        // Serializing into one reused buffer and hashing it in a few calls is
         // about twice as fast as feeding serde's many small writes to SHA-256.
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let hash_len = event.chain.as_ref().map_or(0, |c| c.hash.len());
+    let hash_is_digits = event.chain.as_ref().is_some_and(|c| {
+        c.hash.len() == HASH_HEX_LEN && c.hash.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    let plain = serde_json_output_is_canonical(event);
+    if hash_len != 0 && !(hash_is_digits && plain) {
+        // Another kind of hash (a tampered entry), or an entry for the
+        // general canonicalizer: hash a copy without the field.
+        let mut copy = event.clone();
+        if let Some(link) = copy.chain.as_mut() {
+            link.hash.clear();
+        }
+        fn ignore(_: Option<&[u8]>) {}
+        return hash_canonical(prev, &copy, ignore)
+            .map(|(bytes, hex, ())| (bytes, hex, also(None)));
     }
     BUF.with(|buf| {
         let mut buf = buf.try_borrow_mut().map_err(|_| {
             IntegrityError::Canonical("compute_hash re-entered on one thread".to_owned())
         })?;
         buf.clear();
-        let plain = write_canonical(event, &mut *buf)?;
+        let canonical = |e: serde_json::Error| IntegrityError::Canonical(e.to_string());
         let mut hasher = Sha256::new();
-        hasher.update(prev_bytes);
-        hasher.update(buf.as_slice());
-        let hash = hex::encode(hasher.finalize());
-        let also = also(buf.as_slice(), plain, &hash);
+        hasher.update(prev);
+        let field = if plain {
+            serde_json::to_writer(&mut *buf, event).map_err(canonical)?;
+            let field = match hash_len {
+                0 => None,
+                _ => Some(hash_field(&buf).ok_or_else(|| {
+                    IntegrityError::Canonical("chain.hash not found in the entry's JSON".into())
+                })?),
+            };
+            match &field {
+                Some(f) => {
+                    hasher.update(&buf[..f.start]);
+                    hasher.update(&buf[f.end..]);
+                }
+                None => hasher.update(buf.as_slice()),
+            }
+            field
+        } else {
+            serde_json_canonicalizer::to_writer(event, &mut *buf).map_err(canonical)?;
+            hasher.update(buf.as_slice());
+            None
+        };
+        let digest: [u8; 32] = hasher.finalize().into();
+        let mut hex = [0u8; HASH_HEX_LEN];
+        // 32 bytes always fit 64 hex digits.
+        let _ = hex::encode_to_slice(digest, &mut hex);
+        let json = field.map(|f| {
+            let digits = f.start + br#""hash":""#.len();
+            buf[digits..digits + HASH_HEX_LEN].copy_from_slice(&hex);
+            &buf[..]
+        });
+        let also = also(json);
         if buf.capacity() > 1 << 20 {
             // Do not keep a buffer from one huge entry around.
             *buf = Vec::new();
         }
-        Ok((hash, also))
+        // Hex digits are ASCII.
+        let hash = String::from_utf8_lossy(&hex).into_owned();
+        Ok((digest, hash, also))
     })
-}
-
-/// `serde_json::to_vec` of a sealed entry, made from its canonical bytes
-/// (serde_json's output without `chain.hash`) by putting the hash back in.
-///
-/// `chain` is the third key of an entry, after `action` and `actor`, whose
-/// values are only strings (escaped, so they cannot contain `"chain":{`):
-/// the first `"chain":{` is the entry's own, and `hash` is the first key of
-/// a link.
-fn with_hash(canonical: &[u8], hash: &str) -> Option<Vec<u8>> {
-    const KEY: &[u8] = br#""chain":{"#;
-    let at = canonical.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
-    let mut json = Vec::with_capacity(canonical.len() + hash.len() + 10);
-    json.extend_from_slice(&canonical[..at]);
-    json.extend_from_slice(br#""hash":""#);
-    json.extend_from_slice(hash.as_bytes());
-    json.extend_from_slice(b"\",");
-    json.extend_from_slice(&canonical[at..]);
-    Some(json)
 }
 
 /// An error computing or checking integrity data.
@@ -556,6 +619,13 @@ pub struct Sequencer {
     chain_id: Uuid,
     next_seq: u64,
     prev: String,
+    /// `prev` as bytes, as it is hashed.
+    prev_bytes: [u8; 32],
+    /// The allocation of the hash before `prev`, reused for the next hash.
+    spare_hash: String,
+    /// Where the JSON of sealed entries is put: one allocation shared by
+    /// many entries instead of one each.
+    json_arena: BytesMut,
     signer: Option<SigningKey>,
     policy: CheckpointPolicy,
     service: ServiceInfo,
@@ -571,6 +641,9 @@ impl Sequencer {
             chain_id: Uuid::now_v7(),
             next_seq: 0,
             prev: ZERO_HASH.to_owned(),
+            prev_bytes: [0; 32],
+            spare_hash: String::new(),
+            json_arena: BytesMut::new(),
             signer,
             policy,
             service,
@@ -664,25 +737,41 @@ impl Sequencer {
         &mut self,
         event: &mut AuditEvent,
         want_json: bool,
-    ) -> Result<(Option<Vec<u8>>, usize), IntegrityError> {
+    ) -> Result<(Option<Bytes>, usize), IntegrityError> {
+        // Sealed with a placeholder hash of the right length, which
+        // `hash_canonical` leaves out and then overwrites in the JSON.
+        let mut hash = std::mem::take(&mut self.spare_hash);
+        hash.clear();
+        hash.push_str(ZERO_HASH);
         event.chain = Some(ChainLink {
             id: self.chain_id,
             seq: self.next_seq,
             prev: self.prev.clone(),
-            hash: String::new(),
+            hash,
         });
-        let (hash, (json, len)) = hash_canonical(&self.prev, event, |canonical, plain, hash| {
-            let json = if want_json && plain { with_hash(canonical, hash) } else { None };
-            (json, canonical.len())
-        })?;
+        let arena = &mut self.json_arena;
+        let (digest, hash, (json, len)) =
+            hash_canonical(&self.prev_bytes, event, |json| match json {
+                Some(json) if want_json => {
+                    if arena.capacity() < json.len() {
+                        *arena = BytesMut::with_capacity(JSON_ARENA_CHUNK.max(json.len()));
+                    }
+                    arena.extend_from_slice(json);
+                    (Some(arena.split().freeze()), json.len())
+                }
+                json => (None, json.map_or(0, <[u8]>::len)),
+            })
+            .inspect_err(|_| event.chain = None)?;
         if let Some(link) = event.chain.as_mut() {
-            link.hash.clone_from(&hash);
+            link.hash.clear();
+            link.hash.push_str(&hash);
         }
         debug_assert!(
             json.as_ref().is_none_or(|j| *j == serde_json::to_vec(&*event).unwrap_or_default()),
-            "the JSON made from the canonical bytes differs from serde_json's"
+            "the JSON made while hashing differs from serde_json's"
         );
-        self.prev = hash;
+        self.prev_bytes = digest;
+        self.spare_hash = std::mem::replace(&mut self.prev, hash);
         self.next_seq += 1;
         self.since_checkpoint += 1;
         Ok((json, len))
@@ -1809,6 +1898,42 @@ mod tests {
         hasher.update(hex::decode(&link.hash).unwrap());
         hasher.update(canonical_json(&e).unwrap());
         assert_eq!(e.chain.as_ref().unwrap().hash, hex::encode(hasher.finalize()));
+    }
+
+    #[test]
+    fn the_entrys_own_hash_never_changes_its_hash() {
+        // A plain entry (hashed around the field) and one with floats (hashed
+        // through the general canonicalizer), with every kind of stored hash
+        // a tampered or hand-made entry can carry.
+        let plain = AuditEvent::builder("project.update")
+            .actor(Actor::user("u_1"))
+            .metadata("n", 7)
+            .build();
+        for (mut e, is_plain) in [(plain, true), (event_with_metadata(), false)] {
+            let mut seq = Sequencer::new(None, CheckpointPolicy::default(), ServiceInfo::new("s"));
+            seq.genesis().unwrap();
+            let (json, _) = seq.seal_encoded(&mut e, true).unwrap();
+            let sealed = e.chain.clone().unwrap();
+            let expected = compute_hash(&sealed.prev, &e).unwrap();
+            assert_eq!(sealed.hash, expected);
+            assert_eq!(json.is_some(), is_plain);
+            if let Some(json) = json {
+                assert_eq!(json, serde_json::to_vec(&e).unwrap());
+            }
+            let odd_hashes = [
+                String::new(),
+                ZERO_HASH.to_owned(),
+                "AB".repeat(32),
+                format!("\"{}\\", "a".repeat(62)),
+                "é".repeat(32),
+                "short".to_owned(),
+                "f".repeat(65),
+            ];
+            for odd in odd_hashes {
+                e.chain.as_mut().unwrap().hash = odd.clone();
+                assert_eq!(compute_hash(&sealed.prev, &e).unwrap(), expected, "{odd:?}");
+            }
+        }
     }
 
     #[test]
