@@ -295,7 +295,7 @@ const HASH_HEX_LEN: usize = 64;
 fn hash_field(json: &[u8]) -> Option<std::ops::Range<usize>> {
     const KEY: &[u8] = br#""chain":{"hash":""#;
     const CHAIN: usize = br#""chain":{"#.len();
-    let start = json.windows(KEY.len()).position(|w| w == KEY)? + CHAIN;
+    let start = memchr::memmem::find(json, KEY)? + CHAIN;
     let end = start + br#""hash":"""#.len() + HASH_HEX_LEN + 1;
     (json.get(end - 2..end)? == b"\",").then_some(start..end)
 }

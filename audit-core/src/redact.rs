@@ -256,9 +256,9 @@ impl Redactor {
             Some(Request::Http(http)) => {
                 self.redact_headers(&mut http.headers);
                 if let Some(query) = &mut http.query
-                    && !self.query_is_clean(query)
+                    && let Some(redacted) = self.redacted_query(query)
                 {
-                    *query = self.redact_query(query);
+                    *query = redacted;
                 }
                 // The path is documented to be without its query; if one
                 // slipped in anyway, it is redacted like the query.
@@ -362,37 +362,43 @@ impl Redactor {
     /// );
     /// ```
     pub fn redact_query(&self, query: &str) -> String {
-        let mut out = String::with_capacity(query.len() + REDACTED.len());
-        for (i, pair) in query.split('&').enumerate() {
-            if i > 0 {
-                out.push('&');
-            }
-            if self.redact_pair(pair, &mut out) {
-                continue;
-            }
-            if pair.contains(';') {
-                for (j, part) in pair.split(';').enumerate() {
-                    if j > 0 {
-                        out.push(';');
-                    }
-                    if !self.redact_pair(part, &mut out) {
-                        out.push_str(part);
-                    }
-                }
-            } else {
-                out.push_str(pair);
-            }
-        }
-        out
+        self.redacted_query(query).unwrap_or_else(|| query.to_owned())
     }
 
-    /// Whether [`Self::redact_query`] would leave a query as it is.
-    fn query_is_clean(&self, query: &str) -> bool {
-        let sensitive = |pair: &str| {
-            pair.split_once('=').is_some_and(|(name, _)| self.is_sensitive_query_param(name))
+    /// [`Self::redact_query`], or `None` when nothing in the query is
+    /// sensitive (the common case, which then allocates nothing).
+    fn redacted_query(&self, query: &str) -> Option<String> {
+        // The output is made on the first sensitive value: the query up to
+        // it, the mask, and so on; `copied` is where the query was copied to.
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        let mut mask = |pair: &str| {
+            let Some((name, value)) = pair.split_once('=') else { return false };
+            if !self.is_sensitive_query_param(name) {
+                return false;
+            }
+            // `pair` is a slice of `query`: the value's offset in it.
+            let start = value.as_ptr() as usize - query.as_ptr() as usize;
+            let out = out.get_or_insert_with(|| String::with_capacity(query.len() + 16));
+            out.push_str(&query[copied..start]);
+            if self.hmac.is_none() {
+                out.push_str(REDACTED);
+            } else {
+                out.push_str(&self.mask(&percent_decode(value, true)));
+            }
+            copied = start + value.len();
+            true
         };
-        query.split('&').all(|pair| {
-            !sensitive(pair) && (!pair.contains(';') || !pair.split(';').any(sensitive))
+        for pair in query.split('&') {
+            if !mask(pair) && pair.contains(';') {
+                for part in pair.split(';') {
+                    mask(part);
+                }
+            }
+        }
+        out.map(|mut out| {
+            out.push_str(&query[copied..]);
+            out
         })
     }
 
@@ -552,24 +558,6 @@ impl Redactor {
             replace(child, Value::String(TOO_DEEP.to_owned()));
         } else {
             stack.push((child, depth));
-        }
-    }
-
-    /// Writes a `name=value` pair with its value masked if the name is
-    /// sensitive; returns whether it did.
-    fn redact_pair(&self, pair: &str, out: &mut String) -> bool {
-        match pair.split_once('=') {
-            Some((name, value)) if self.is_sensitive_query_param(name) => {
-                out.push_str(name);
-                out.push('=');
-                if self.hmac.is_none() {
-                    out.push_str(REDACTED);
-                } else {
-                    out.push_str(&self.mask(&percent_decode(value, true)));
-                }
-                true
-            }
-            _ => false,
         }
     }
 
@@ -1034,18 +1022,19 @@ mod tests {
             };
             assert_eq!(r.is_sensitive_query_param(name), general, "{name}");
         }
-        for query in [
-            "page=2&sort=asc",
-            "page=2&token=x",
-            "a=1;token=x",
-            "token",
-            "flag&&=&x=",
-            "api%5Fkey=k",
-            "to;ken=1&pass;word=2",
-            "code=1",
-            "codes=1",
+        for (query, want) in [
+            ("page=2&sort=asc", None),
+            ("page=2&token=x", Some("page=2&token=[REDACTED]")),
+            ("a=1;token=x;b=2", Some("a=1;token=[REDACTED];b=2")),
+            ("token=a;b&c=1", Some("token=[REDACTED]&c=1")),
+            ("token", None),
+            ("flag&&=&x=", None),
+            ("api%5Fkey=k&api%5Fkey=", Some("api%5Fkey=[REDACTED]&api%5Fkey=[REDACTED]")),
+            ("to;ken=1&pass;word=2", None),
+            ("code=1&codes=2", Some("code=[REDACTED]&codes=2")),
         ] {
-            assert_eq!(r.query_is_clean(query), r.redact_query(query) == query, "{query}");
+            assert_eq!(r.redacted_query(query).as_deref(), want, "{query}");
+            assert_eq!(r.redact_query(query), want.unwrap_or(query), "{query}");
         }
         assert!(r.is_sensitive_path("settings.api_key"));
         assert!(!r.is_sensitive_path("settings.labels"));
