@@ -1,7 +1,7 @@
 //! The writer: the active file, rotation, torn-line repair and the window of
 //! recent ids. Runs on blocking threads only (see the module docs of `file`).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Seek as _, SeekFrom, Write as _};
 use std::ops::Range;
@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::config::{Config, Fsync};
 use super::names::{self, CORRUPT_SUFFIX, Segment};
 use super::read::{self, Line};
-use super::recent::RecentIds;
+use super::recent::{IdSet, RecentIds};
 use super::retention::EntryHead;
 use super::{FileSinkError, fsutil};
 
@@ -194,7 +194,7 @@ impl Writer {
             self.reopen()?;
         }
         let mut written = Written::default();
-        let mut in_batch = HashSet::new();
+        let mut in_batch = IdSet::default();
         let kept: Vec<&(Uuid, Range<usize>)> = batch
             .entries
             .iter()
