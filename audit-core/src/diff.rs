@@ -342,16 +342,20 @@ fn bounded_clone(value: &Value) -> Value {
 /// once per level, which overflows the stack on values built by code that are
 /// many thousands of levels deep.
 pub(crate) fn drop_deep(value: Value) {
-    if !matches!(value, Value::Array(_) | Value::Object(_)) {
-        return;
-    }
-    let mut stack = vec![value];
-    while let Some(v) = stack.pop() {
-        match v {
-            Value::Array(items) => stack.extend(items),
-            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v)),
+    // Only nested containers wait on the stack; scalars are dropped as their
+    // container is taken apart, so a flat value allocates nothing here.
+    fn take_apart(value: Value, stack: &mut Vec<Value>) {
+        let nested = |v: &Value| matches!(v, Value::Array(_) | Value::Object(_));
+        match value {
+            Value::Array(items) => stack.extend(items.into_iter().filter(nested)),
+            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v).filter(nested)),
             _ => {}
         }
+    }
+    let mut stack = Vec::new();
+    take_apart(value, &mut stack);
+    while let Some(v) = stack.pop() {
+        take_apart(v, &mut stack);
     }
 }
 
