@@ -7,10 +7,11 @@
 //!
 //! The ratio `record / to_vec` is printed at the end of the run (alone:
 //! `cargo bench -p audit-core --bench record -- ratio`); the target
-//! is at most 3x. The `stages` group times each stage of `record` alone. Two sinks that discard what they get stand for the
-//! two kinds of sink: one that takes the pipeline's JSON alone (as the file,
-//! webhook and stdout sinks do; the default file sink is the headline) and
-//! one that takes typed entries (as the Postgres and OTLP sinks do).
+//! is at most 3x. The `stages` group times each stage of `record` alone.
+//! Two sinks that discard what they get stand for the two kinds of sink:
+//! one that takes the pipeline's JSON alone (as the file, webhook and stdout
+//! sinks do; the default file sink is the headline) and one that takes typed
+//! entries (as the Postgres and OTLP sinks do).
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
@@ -204,7 +205,10 @@ fn ratio() {
             record.push(t.elapsed().as_secs_f64() * 1e6 / f64::from(n));
             // Let the sink's worker finish the round (it frees what it took)
             // so that it does not share the next `to_vec` round's time.
-            while auditor.stats().sinks.iter().any(|s| s.written < auditor.stats().recorded) {
+            while {
+                let stats = auditor.stats();
+                stats.sinks.iter().any(|s| s.written < stats.recorded)
+            } {
                 std::thread::sleep(Duration::from_millis(1));
             }
             std::thread::sleep(Duration::from_millis(2));

@@ -285,8 +285,8 @@ const JSON_ARENA_CHUNK: usize = 64 * 1024;
 const HASH_HEX_LEN: usize = 64;
 
 /// Where `chain.hash` sits in serde_json's output of an entry whose hash is
-/// 64 hex digits: the range of `"hash":"<64 digits>",`, which the canonical
-/// form leaves out.
+/// 64 ASCII letters or digits (written as they are): the range of
+/// `"hash":"<64 characters>",`, which the canonical form leaves out.
 ///
 /// `chain` is the third key of an entry, after `action` and `actor`, whose
 /// values are only strings (escaped, so they cannot contain `"chain":{`):
@@ -321,12 +321,14 @@ fn hash_canonical<R>(
         // about twice as fast as feeding serde's many small writes to SHA-256.
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let hash_len = event.chain.as_ref().map_or(0, |c| c.hash.len());
-    let hash_is_digits = event.chain.as_ref().is_some_and(|c| {
-        c.hash.len() == HASH_HEX_LEN && c.hash.bytes().all(|b| b.is_ascii_alphanumeric())
-    });
+    let stored = event.chain.as_ref().map_or("", |c| c.hash.as_str());
     let plain = serde_json_output_is_canonical(event);
-    if hash_len != 0 && !(hash_is_digits && plain) {
+    let around_field =
+        stored.len() == HASH_HEX_LEN && stored.bytes().all(|b| b.is_ascii_alphanumeric());
+    // Serialized as it is when there is no stored hash, or one that can be
+    // hashed around in serde_json's output.
+    let as_it_is = stored.is_empty() || (plain && around_field);
+    if !as_it_is {
         // Another kind of hash (a tampered entry), or an entry for the
         // general canonicalizer: hash a copy without the field.
         let mut copy = event.clone();
@@ -347,9 +349,9 @@ fn hash_canonical<R>(
         hasher.update(prev);
         let field = if plain {
             serde_json::to_writer(&mut *buf, event).map_err(canonical)?;
-            let field = match hash_len {
-                0 => None,
-                _ => Some(hash_field(&buf).ok_or_else(|| {
+            let field = match stored.is_empty() {
+                true => None,
+                false => Some(hash_field(&buf).ok_or_else(|| {
                     IntegrityError::Canonical("chain.hash not found in the entry's JSON".into())
                 })?),
             };
@@ -621,8 +623,6 @@ pub struct Sequencer {
     prev: String,
     /// `prev` as bytes, as it is hashed.
     prev_bytes: [u8; 32],
-    /// The allocation of the hash before `prev`, reused for the next hash.
-    spare_hash: String,
     /// Where the JSON of sealed entries is put: one allocation shared by
     /// many entries instead of one each.
     json_arena: BytesMut,
@@ -642,7 +642,6 @@ impl Sequencer {
             next_seq: 0,
             prev: ZERO_HASH.to_owned(),
             prev_bytes: [0; 32],
-            spare_hash: String::new(),
             json_arena: BytesMut::new(),
             signer,
             policy,
@@ -740,14 +739,11 @@ impl Sequencer {
     ) -> Result<(Option<Bytes>, usize), IntegrityError> {
         // Sealed with a placeholder hash of the right length, which
         // `hash_canonical` leaves out and then overwrites in the JSON.
-        let mut hash = std::mem::take(&mut self.spare_hash);
-        hash.clear();
-        hash.push_str(ZERO_HASH);
         event.chain = Some(ChainLink {
             id: self.chain_id,
             seq: self.next_seq,
             prev: self.prev.clone(),
-            hash,
+            hash: ZERO_HASH.to_owned(),
         });
         let arena = &mut self.json_arena;
         let (digest, hash, (json, len)) =
@@ -763,15 +759,14 @@ impl Sequencer {
             })
             .inspect_err(|_| event.chain = None)?;
         if let Some(link) = event.chain.as_mut() {
-            link.hash.clear();
-            link.hash.push_str(&hash);
+            link.hash.clone_from(&hash);
         }
         debug_assert!(
             json.as_ref().is_none_or(|j| *j == serde_json::to_vec(&*event).unwrap_or_default()),
             "the JSON made while hashing differs from serde_json's"
         );
         self.prev_bytes = digest;
-        self.spare_hash = std::mem::replace(&mut self.prev, hash);
+        self.prev = hash;
         self.next_seq += 1;
         self.since_checkpoint += 1;
         Ok((json, len))
