@@ -68,36 +68,55 @@ pub const TOO_DEEP: &str = "[too deep to diff]";
 pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
     let mut changes = Vec::new();
     // An explicit stack instead of recursion; entries are pushed in reverse so
-    // that changes come out in document order.
-    let mut stack: Vec<Pending<'_>> =
-        vec![Pending { path: String::new(), before: Some(before), after: Some(after), depth: 0 }];
-    while let Some(Pending { path, before, after, depth }) = stack.pop() {
+    // that changes come out in document order. The walk is depth first, so
+    // one path buffer serves every node: a node's path is its parent's (the
+    // buffer's first `parent_len` bytes when the node is popped) plus its own
+    // segment, and only a change copies it.
+    let mut path = String::new();
+    let mut stack: Vec<Pending<'_>> = vec![Pending {
+        parent_len: 0,
+        segment: Segment::Root,
+        before: Some(before),
+        after: Some(after),
+        depth: 0,
+    }];
+    while let Some(Pending { parent_len, segment, before, after, depth }) = stack.pop() {
+        path.truncate(parent_len);
+        match segment {
+            Segment::Root => {}
+            Segment::Key(key) => push_key(&mut path, key),
+            Segment::Index(index) => push_index(&mut path, index),
+        }
+        let here = path.len();
         match (before, after) {
             (Some(Value::Object(b)), Some(Value::Object(a))) if depth < MAX_DEPTH => {
-                let mut children = Vec::with_capacity(b.len().max(a.len()));
+                let first = stack.len();
                 for (key, bv) in b {
-                    children.push(Pending {
-                        path: push_key(&path, key),
+                    stack.push(Pending {
+                        parent_len: here,
+                        segment: Segment::Key(key),
                         before: Some(bv),
                         after: a.get(key),
                         depth: depth + 1,
                     });
                 }
                 for (key, av) in a.iter().filter(|(k, _)| !b.contains_key(*k)) {
-                    children.push(Pending {
-                        path: push_key(&path, key),
+                    stack.push(Pending {
+                        parent_len: here,
+                        segment: Segment::Key(key),
                         before: None,
                         after: Some(av),
                         depth: depth + 1,
                     });
                 }
-                stack.extend(children.into_iter().rev());
+                stack[first..].reverse();
             }
             (Some(Value::Array(b)), Some(Value::Array(a)))
                 if depth < MAX_DEPTH && b.len() == a.len() =>
             {
                 stack.extend(b.iter().zip(a).enumerate().rev().map(|(i, (bv, av))| Pending {
-                    path: push_index(&path, i),
+                    parent_len: here,
+                    segment: Segment::Index(i),
                     before: Some(bv),
                     after: Some(av),
                     depth: depth + 1,
@@ -106,7 +125,7 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
             (Some(b), Some(a)) => {
                 if !deep_eq(b, a) {
                     changes.push(Change {
-                        path,
+                        path: path.clone(),
                         before: bounded_clone(b),
                         after: bounded_clone(a),
                     });
@@ -115,12 +134,16 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
             // A missing field reads as null: null on one side and missing on
             // the other is no change.
             (Some(Value::Null), None) | (None, Some(Value::Null)) | (None, None) => {}
-            (Some(b), None) => {
-                changes.push(Change { path, before: bounded_clone(b), after: Value::Null })
-            }
-            (None, Some(a)) => {
-                changes.push(Change { path, before: Value::Null, after: bounded_clone(a) })
-            }
+            (Some(b), None) => changes.push(Change {
+                path: path.clone(),
+                before: bounded_clone(b),
+                after: Value::Null,
+            }),
+            (None, Some(a)) => changes.push(Change {
+                path: path.clone(),
+                before: Value::Null,
+                after: bounded_clone(a),
+            }),
         }
     }
     changes
@@ -173,34 +196,45 @@ pub fn diff_serialize<B: Serialize + ?Sized, A: Serialize + ?Sized>(
 
 /// One pair of values still to compare.
 struct Pending<'a> {
-    path: String,
+    /// The length of the parent's path.
+    parent_len: usize,
+    /// What the pair adds to its parent's path.
+    segment: Segment<'a>,
     before: Option<&'a Value>,
     after: Option<&'a Value>,
     depth: usize,
 }
 
+/// The last segment of a path.
+#[derive(Clone, Copy)]
+enum Segment<'a> {
+    /// The top (the empty path).
+    Root,
+    Key(&'a str),
+    Index(usize),
+}
+
 /// Appends an object key to a path, quoting it when it would be ambiguous.
-fn push_key(path: &str, key: &str) -> String {
+fn push_key(path: &mut String, key: &str) {
     let needs_quotes = key.is_empty() || key.contains(['.', '[', ']', '"']);
-    let mut out = String::with_capacity(path.len() + key.len() + 4);
-    out.push_str(path);
     if needs_quotes {
-        out.push('[');
+        path.push('[');
         // `Value`'s `Display` writes a JSON string literal and cannot fail.
-        out.push_str(&Value::String(key.to_owned()).to_string());
-        out.push(']');
+        path.push_str(&Value::String(key.to_owned()).to_string());
+        path.push(']');
     } else {
         if !path.is_empty() {
-            out.push('.');
+            path.push('.');
         }
-        out.push_str(key);
+        path.push_str(key);
     }
-    out
 }
 
 /// Appends an array index to a path.
-fn push_index(path: &str, index: usize) -> String {
-    format!("{path}[{index}]")
+fn push_index(path: &mut String, index: usize) {
+    use std::fmt::Write as _;
+    // Writing to a `String` cannot fail.
+    let _ = write!(path, "[{index}]");
 }
 
 /// Splits a change path back into its segments: object keys (unquoted) and
@@ -283,6 +317,10 @@ fn json_string_end(s: &str) -> Option<usize> {
 
 /// Whether two values are equal, compared without recursion.
 pub(crate) fn deep_eq(a: &Value, b: &Value) -> bool {
+    if !is_container(a) && !is_container(b) {
+        // Two scalars (nearly every field): no stack to allocate.
+        return a == b;
+    }
     let mut stack = vec![(a, b)];
     while let Some((a, b)) = stack.pop() {
         match (a, b) {
@@ -320,6 +358,9 @@ pub(crate) fn deep_eq(a: &Value, b: &Value) -> bool {
 /// has depth 0, `[]` and `[1]` depth 1, `[[1]]` depth 2). Walks without
 /// recursion and stops as soon as the answer is known.
 pub(crate) fn deeper_than(value: &Value, limit: usize) -> bool {
+    if !is_container(value) {
+        return false;
+    }
     let mut stack = vec![(value, 0usize)];
     while let Some((v, depth)) = stack.pop() {
         match v {
@@ -330,6 +371,10 @@ pub(crate) fn deeper_than(value: &Value, limit: usize) -> bool {
         }
     }
     false
+}
+
+fn is_container(value: &Value) -> bool {
+    matches!(value, Value::Array(_) | Value::Object(_))
 }
 
 /// A copy of a value, or [`TOO_DEEP`] if copying it (and later serializing or
@@ -390,10 +435,16 @@ mod tests {
 
     #[test]
     fn quoted_keys_are_written_as_json_strings() {
-        assert_eq!(push_key("", "a.b"), r#"["a.b"]"#);
-        assert_eq!(push_key("x", "a[0]"), r#"x["a[0]"]"#);
-        assert_eq!(push_key("x", ""), r#"x[""]"#);
-        assert_eq!(push_key("x", "plain"), "x.plain");
+        let pushed = |path: &str, key: &str| {
+            let mut path = path.to_owned();
+            push_key(&mut path, key);
+            path
+        };
+        assert_eq!(pushed("", "a.b"), r#"["a.b"]"#);
+        assert_eq!(pushed("x", "a[0]"), r#"x["a[0]"]"#);
+        assert_eq!(pushed("x", ""), r#"x[""]"#);
+        assert_eq!(pushed("x", "plain"), "x.plain");
+        assert_eq!(pushed("", "plain"), "plain");
     }
 
     #[test]

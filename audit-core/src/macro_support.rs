@@ -975,7 +975,7 @@ pub struct OwnedEntry {
 impl OwnedEntry {
     fn take(&mut self) -> (AuditEvent, Option<Auditor>, Delivery) {
         self.armed = false;
-        let mut event = self.scope.build_event(self.event);
+        let mut event = self.scope.take_event(self.event);
         let micros = u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX);
         event.response.get_or_insert_with(Response::default).duration_us = Some(micros);
         let auditor = self.auditor.take();

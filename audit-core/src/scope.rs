@@ -53,7 +53,7 @@ pub struct AuditScope {
     inner: Arc<Mutex<ScopeState>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct ScopeState {
     event: Option<String>,
     action: Option<Action>,
@@ -301,50 +301,91 @@ impl AuditScope {
     /// name was set. The scope keeps its contents.
     pub fn build_event(&self, default_event: &str) -> AuditEvent {
         let s = self.lock();
-        let name = s.event.clone().unwrap_or_else(|| default_event.to_owned());
-        let mut b = AuditEvent::builder(name);
-        if let Some(a) = s.action {
-            b = b.action(a);
-        }
-        if let Some(o) = s.outcome {
-            b = b.outcome(o);
-        }
-        if let Some(r) = &s.reason {
-            b = b.reason(r.clone());
-        }
-        if let Some(a) = &s.actor {
-            b = b.actor(a.clone());
-        }
-        if let Some(t) = &s.tenant {
-            b = b.tenant(t.clone());
-        }
-        for r in &s.resources {
-            b = b.resource(r.clone());
-        }
-        if let Some(d) = &s.description {
-            b = b.description(d.clone());
-        }
-        b = b.source(s.source.clone());
-        let mut request = s.request.clone();
-        if let Some(body) = &s.request_body {
-            match request.get_or_insert_with(|| Request::Http(Default::default())) {
-                Request::Http(h) => h.body = Some(body.clone()),
-                Request::Grpc(g) => g.message = Some(body.clone()),
-            }
-        }
-        if let Some(r) = request {
-            b = b.request(r);
-        }
-        let mut response = s.response.clone();
-        if let Some(body) = &s.response_body {
-            response.get_or_insert_with(Response::default).body = Some(body.clone());
-        }
-        if let Some(r) = response {
-            b = b.response(r);
-        }
-        let mut e = b.build();
-        e.changes = s.changes.clone();
-        e.metadata = s.metadata.clone();
-        e
+        assemble(default_event, s.clone())
     }
+
+    /// Builds the entry collected so far, as [`build_event`](Self::build_event)
+    /// does, and moves the entry's contents out of the scope instead of
+    /// copying them: the actor, tenant, resources, description, source,
+    /// request, response, bodies, changes and metadata. What decides how the
+    /// entry is recorded (event name, action, outcome, reason, delivery,
+    /// whether it is audited) stays.
+    ///
+    /// For whoever finishes the operation (the layer, the macro): one entry
+    /// per scope, built once, with no copy of the bodies. Whatever is added to
+    /// the scope afterwards belongs to no entry.
+    pub fn take_event(&self, default_event: &str) -> AuditEvent {
+        let mut s = self.lock();
+        let taken = ScopeState {
+            event: s.event.clone(),
+            action: s.action,
+            outcome: s.outcome,
+            reason: s.reason.clone(),
+            actor: s.actor.take(),
+            tenant: s.tenant.take(),
+            resources: std::mem::take(&mut s.resources),
+            description: s.description.take(),
+            source: std::mem::take(&mut s.source),
+            request: s.request.take(),
+            request_body: s.request_body.take(),
+            response: s.response.take(),
+            response_body: s.response_body.take(),
+            changes: std::mem::take(&mut s.changes),
+            metadata: std::mem::take(&mut s.metadata),
+            audited: s.audited,
+            claimed: s.claimed,
+            delivery: s.delivery,
+        };
+        drop(s);
+        assemble(default_event, taken)
+    }
+}
+
+/// The entry of a scope's contents.
+fn assemble(default_event: &str, s: ScopeState) -> AuditEvent {
+    let name = s.event.unwrap_or_else(|| default_event.to_owned());
+    let mut b = AuditEvent::builder(name);
+    if let Some(a) = s.action {
+        b = b.action(a);
+    }
+    if let Some(o) = s.outcome {
+        b = b.outcome(o);
+    }
+    if let Some(r) = s.reason {
+        b = b.reason(r);
+    }
+    if let Some(a) = s.actor {
+        b = b.actor(a);
+    }
+    if let Some(t) = s.tenant {
+        b = b.tenant(t);
+    }
+    for r in s.resources {
+        b = b.resource(r);
+    }
+    if let Some(d) = s.description {
+        b = b.description(d);
+    }
+    b = b.source(s.source);
+    let mut request = s.request;
+    if let Some(body) = s.request_body {
+        match request.get_or_insert_with(|| Request::Http(Default::default())) {
+            Request::Http(h) => h.body = Some(body),
+            Request::Grpc(g) => g.message = Some(body),
+        }
+    }
+    if let Some(r) = request {
+        b = b.request(r);
+    }
+    let mut response = s.response;
+    if let Some(body) = s.response_body {
+        response.get_or_insert_with(Response::default).body = Some(body);
+    }
+    if let Some(r) = response {
+        b = b.response(r);
+    }
+    let mut e = b.build();
+    e.changes = s.changes;
+    e.metadata = s.metadata;
+    e
 }

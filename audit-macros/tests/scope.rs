@@ -45,6 +45,29 @@ async fn fills_the_request_scope_and_records_nothing_itself() {
 }
 
 #[tokio::test]
+async fn taking_the_entry_builds_the_same_entry_and_empties_its_contents() {
+    let (auditor, _sink) = auditor();
+    let (scope, out) = in_request_scope(update(&auditor, "p_1", "Apollo")).await;
+    assert!(out.is_ok());
+    scope.record_changes(&json!({"name": "Gemini"}), &json!({"name": "Apollo"}));
+    scope.set_tenant("acme");
+    let built = scope.build_event("unused");
+    let mut taken = scope.take_event("unused");
+    // the same entry (but for an id and time, should a build set them)
+    (taken.id, taken.time) = (built.id, built.time);
+    assert_eq!(serde_json::to_value(&built).unwrap(), serde_json::to_value(&taken).unwrap());
+    assert_eq!(taken.changes.len(), 1);
+    assert_eq!(taken.tenant.as_deref(), Some("acme"));
+    // what decides how the entry is recorded stays; its contents moved out
+    assert!(scope.is_audited());
+    let rest = scope.build_event("unused");
+    assert_eq!(rest.event, "project.update");
+    assert_eq!(rest.actor, Actor::anonymous());
+    assert!(rest.tenant.is_none() && rest.resource.is_empty() && rest.changes.is_empty());
+    assert!(rest.request.is_none() && rest.metadata.is_empty());
+}
+
+#[tokio::test]
 async fn an_error_sets_the_outcome_in_the_request_scope() {
     let (auditor, _sink) = auditor();
     let (scope, out) = in_request_scope(update(&auditor, "p_1", "")).await;

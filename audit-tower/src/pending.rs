@@ -213,7 +213,7 @@ impl Pending {
                 scope.set_response_body(body);
             }
         }
-        let mut event = scope.build_event(&self.event);
+        let mut event = scope.take_event(&self.event);
         let explicit = scope.outcome();
         let response = event.response.get_or_insert_with(Response::default);
         response.duration_us =

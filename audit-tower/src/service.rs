@@ -306,8 +306,9 @@ fn request_id(parts: &mut Parts) -> HeaderValue {
             return v.clone();
         }
     }
-    let id = HeaderValue::try_from(Uuid::now_v7().to_string())
-        .unwrap_or(HeaderValue::from_static("invalid"));
+    let mut buf = Uuid::encode_buffer();
+    let id = Uuid::now_v7().hyphenated().encode_lower(&mut buf);
+    let id = HeaderValue::from_str(id).unwrap_or(HeaderValue::from_static("invalid"));
     parts.headers.insert(X_REQUEST_ID, id.clone());
     id
 }
