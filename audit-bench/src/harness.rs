@@ -105,6 +105,17 @@ impl Bench {
         Ok(server_runtime_builder().build()?)
     }
 
+    /// A fresh server runtime whose threads (worker and blocking pool) are
+    /// named after the variant, `srv-<label>`, so that a profile of the
+    /// whole scenario (`perf record`, then `perf report --comm`) splits by
+    /// variant.
+    pub(crate) fn named_server_runtime(&self, label: &str) -> BenchResult<Runtime> {
+        let mut b = server_runtime_builder();
+        // Linux keeps 15 bytes of a thread's name.
+        let name: String = format!("srv-{label}").chars().take(15).collect();
+        Ok(b.thread_name(name).build()?)
+    }
+
     /// The default load plan.
     pub(crate) fn plan(&self) -> Plan {
         Plan { warmup: self.settings.warmup, duration: self.settings.duration }

@@ -1135,6 +1135,9 @@ enum Chunk {
 
 type Ack = oneshot::Sender<Result<(), String>>;
 
+/// The most items a run of the queue reserves room for at once.
+const MAX_RUN_CAPACITY: usize = 1024;
+
 #[derive(Default)]
 struct QueueState {
     chunks: VecDeque<Chunk>,
@@ -1145,6 +1148,11 @@ struct QueueState {
     flight_bytes: usize,
     acks: BTreeMap<u64, Vec<Ack>>,
     closing: Option<Instant>,
+    /// An emptied batch, given back by the worker, for the next run of
+    /// items: a run's buffer goes back and forth between the recording side
+    /// and the worker instead of being allocated on one thread and freed on
+    /// the other for every batch.
+    spare: Option<Vec<Item>>,
 }
 
 impl QueueState {
@@ -1157,7 +1165,11 @@ impl QueueState {
         if let Some(Chunk::Mem(items)) = self.chunks.back_mut() {
             items.push_back(item);
         } else {
-            let mut items = VecDeque::with_capacity(batch_size.clamp(1, 1024));
+            let mut items = match self.spare.take() {
+                // Without a copy: the batch's buffer becomes the run's.
+                Some(spare) => VecDeque::from(spare),
+                None => VecDeque::with_capacity(batch_size.clamp(1, MAX_RUN_CAPACITY)),
+            };
             items.push_back(item);
             self.chunks.push_back(Chunk::Mem(items));
         }
@@ -1274,6 +1286,18 @@ impl SinkQueue {
         }
     }
 
+    /// Keeps a written batch's buffer (emptied) for the next run of items.
+    fn recycle(&self, mut batch: Vec<Item>) {
+        batch.clear();
+        if batch.capacity() == 0 || batch.capacity() > MAX_RUN_CAPACITY {
+            return;
+        }
+        let mut st = self.lock();
+        if st.spare.is_none() {
+            st.spare = Some(batch);
+        }
+    }
+
     fn close(&self, deadline: Instant) {
         let mut st = self.lock();
         if st.closing.is_none() {
@@ -1325,10 +1349,14 @@ impl Worker {
                     Some(Chunk::Mem(_)) if !lingered && !urgent => true,
                     Some(Chunk::Mem(items)) => {
                         let n = items.len().min(self.queue.batch_size);
-                        let batch: Vec<Item> = items.drain(..n).collect();
-                        if items.is_empty() {
+                        let batch: Vec<Item> = if n == items.len() {
+                            // The whole run is the batch: take its buffer.
+                            let items = std::mem::take(items);
                             st.chunks.pop_front();
-                        }
+                            Vec::from(items)
+                        } else {
+                            items.drain(..n).collect()
+                        };
                         st.mem -= n;
                         // The batch holds its memory until it is written.
                         let charge = batch.iter().map(|i| i.charge).sum::<usize>();
@@ -1369,7 +1397,7 @@ impl Worker {
         loop {
             // The end of a spool range whose cursor must pass skipped lines.
             let mut pass_to = None;
-            let (items, from_spool) = match self.take().await {
+            let (mut items, from_spool) = match self.take().await {
                 Taken::Closed => break,
                 Taken::Mem(items) => (items, false),
                 Taken::Wal { from, to } => {
@@ -1416,9 +1444,10 @@ impl Worker {
                     }
                 }
             };
-            if !items.is_empty() && !self.deliver(items, from_spool).await {
+            if !items.is_empty() && !self.deliver(&mut items, from_spool).await {
                 return;
             }
+            self.queue.recycle(items);
             if let Some(to) = pass_to {
                 self.advance_cursor(Some(to - 1));
             }
@@ -1449,7 +1478,7 @@ impl Worker {
 
     /// Writes a batch, retrying transient failures; `false` when it gave up
     /// because the shutdown deadline passed (the batch stays counted as in flight).
-    async fn deliver(&self, items: Vec<Item>, from_spool: bool) -> bool {
+    async fn deliver(&self, items: &mut Vec<Item>, from_spool: bool) -> bool {
         let max_seq = items.iter().filter_map(|i| i.seq).max();
         let last_wal = items.iter().rev().find_map(|i| i.wal);
         let (batch, unreadable) = OwnedBatch::new(items, self.queue.json_only);
@@ -1546,11 +1575,11 @@ impl OwnedBatch {
     /// entries with their JSON otherwise. Returns the batch and how many
     /// items could not be put in that form (none in practice: the pipeline's
     /// JSON parses back and entries serialize).
-    fn new(items: Vec<Item>, json_only: bool) -> (Self, u64) {
+    fn new(items: &mut Vec<Item>, json_only: bool) -> (Self, u64) {
         let mut unreadable = 0;
         if json_only {
             let entries = items
-                .into_iter()
+                .drain(..)
                 .filter_map(|i| match i.payload {
                     Payload::Json(entry) => Some(entry),
                     Payload::Entry { event, json: Some(json) } => {
@@ -1567,7 +1596,7 @@ impl OwnedBatch {
         }
         let mut events = Vec::with_capacity(items.len());
         let mut json = Vec::with_capacity(items.len());
-        for item in items {
+        for item in items.drain(..) {
             match item.payload {
                 Payload::Entry { event, json: bytes } => {
                     events.push(*event);

@@ -295,7 +295,10 @@ const HASH_HEX_LEN: usize = 64;
 fn hash_field(json: &[u8]) -> Option<std::ops::Range<usize>> {
     const KEY: &[u8] = br#""chain":{"hash":""#;
     const CHAIN: usize = br#""chain":{"#.len();
-    let start = memchr::memmem::find(json, KEY)? + CHAIN;
+    // Built once: `memmem::find` would build a searcher on every entry.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(KEY));
+    let start = FINDER.find(json)? + CHAIN;
     let end = start + br#""hash":"""#.len() + HASH_HEX_LEN + 1;
     (json.get(end - 2..end)? == b"\",").then_some(start..end)
 }
@@ -322,22 +325,10 @@ fn hash_canonical<R>(
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
     let stored = event.chain.as_ref().map_or("", |c| c.hash.as_str());
-    let plain = serde_json_output_is_canonical(event);
     let around_field =
         stored.len() == HASH_HEX_LEN && stored.bytes().all(|b| b.is_ascii_alphanumeric());
-    // Serialized as it is when there is no stored hash, or one that can be
-    // hashed around in serde_json's output.
-    let as_it_is = stored.is_empty() || (plain && around_field);
-    if !as_it_is {
-        // Another kind of hash (a tampered entry), or an entry for the
-        // general canonicalizer: hash a copy without the field.
-        let mut copy = event.clone();
-        if let Some(link) = copy.chain.as_mut() {
-            link.hash.clear();
-        }
-        fn ignore(_: Option<&[u8]>) {}
-        return hash_canonical(prev, &copy, ignore)
-            .map(|(bytes, hex, ())| (bytes, hex, also(None)));
+    if !stored.is_empty() && !around_field {
+        return hash_without_field(prev, event, also);
     }
     BUF.with(|buf| {
         let mut buf = buf.try_borrow_mut().map_err(|_| {
@@ -345,10 +336,20 @@ fn hash_canonical<R>(
         })?;
         buf.clear();
         let canonical = |e: serde_json::Error| IntegrityError::Canonical(e.to_string());
+        // serde_json's output, watched for what JCS writes differently.
+        let mut differs = false;
+        let watch = CanonicalWatch { in_key: false, differs: &mut differs };
+        event
+            .serialize(&mut serde_json::Serializer::with_formatter(&mut *buf, watch))
+            .map_err(canonical)?;
+        let plain = !differs && (*MAP_KEYS_SORTED || serde_json_output_is_canonical(event));
+        if !plain && !stored.is_empty() {
+            drop(buf);
+            return hash_without_field(prev, event, also);
+        }
         let mut hasher = Sha256::new();
         hasher.update(prev);
         let field = if plain {
-            serde_json::to_writer(&mut *buf, event).map_err(canonical)?;
             let field = match stored.is_empty() {
                 true => None,
                 false => Some(hash_field(&buf).ok_or_else(|| {
@@ -364,6 +365,7 @@ fn hash_canonical<R>(
             }
             field
         } else {
+            buf.clear();
             serde_json_canonicalizer::to_writer(event, &mut *buf).map_err(canonical)?;
             hasher.update(buf.as_slice());
             None
@@ -386,6 +388,140 @@ fn hash_canonical<R>(
         let hash = String::from_utf8_lossy(&hex).into_owned();
         Ok((digest, hash, also))
     })
+}
+
+/// [`hash_canonical`] of a copy of `event` without its stored hash: for
+/// another kind of hash (a tampered entry), or an entry for the general
+/// canonicalizer.
+fn hash_without_field<R>(
+    prev: &[u8; 32],
+    event: &AuditEvent,
+    also: impl FnOnce(Option<&[u8]>) -> R,
+) -> Result<([u8; 32], String, R), IntegrityError> {
+    let mut copy = event.clone();
+    if let Some(link) = copy.chain.as_mut() {
+        link.hash.clear();
+    }
+    fn ignore(_: Option<&[u8]>) {}
+    hash_canonical(prev, &copy, ignore).map(|(bytes, hex, ())| (bytes, hex, also(None)))
+}
+
+/// Whether `serde_json::Map` iterates in key order (a `BTreeMap`), which it
+/// does unless some crate in the build turns on serde_json's
+/// `preserve_order` feature.
+static MAP_KEYS_SORTED: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+    let mut map = serde_json::Map::new();
+    map.insert("b".to_owned(), serde_json::Value::Null);
+    map.insert("a".to_owned(), serde_json::Value::Null);
+    map.keys().next().is_some_and(|k| k == "a")
+});
+
+/// serde_json's compact formatter, watching for what RFC 8785 writes
+/// differently, so that whether an entry's serde_json output is its
+/// canonical form is learned while serializing it, without a walk of its
+/// own.
+///
+/// Every struct of the event model declares its fields in sorted key order
+/// (see `event.rs`), maps are `BTreeMap`s (see [`MAP_KEYS_SORTED`] for
+/// `serde_json::Map`), and serde_json escapes strings exactly as JCS does.
+/// What can still differ: a key outside the Basic Multilingual Plane (where
+/// UTF-8 byte order is no longer UTF-16 code unit order), a float (JCS
+/// writes the ECMAScript form), an integer a double does not hold exactly,
+/// and raw JSON.
+struct CanonicalWatch<'a> {
+    in_key: bool,
+    /// Set when the output is not the canonical form.
+    differs: &'a mut bool,
+}
+
+impl CanonicalWatch<'_> {
+    fn integer(&mut self, magnitude: u128) {
+        *self.differs |= magnitude > u128::from(MAX_EXACT_INTEGER);
+    }
+}
+
+impl serde_json::ser::Formatter for CanonicalWatch<'_> {
+    fn write_i64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: i64) -> std::io::Result<()> {
+        self.integer(u128::from(v.unsigned_abs()));
+        serde_json::ser::CompactFormatter.write_i64(w, v)
+    }
+
+    fn write_i128<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        v: i128,
+    ) -> std::io::Result<()> {
+        self.integer(v.unsigned_abs());
+        serde_json::ser::CompactFormatter.write_i128(w, v)
+    }
+
+    fn write_u64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: u64) -> std::io::Result<()> {
+        self.integer(u128::from(v));
+        serde_json::ser::CompactFormatter.write_u64(w, v)
+    }
+
+    fn write_u128<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        v: u128,
+    ) -> std::io::Result<()> {
+        self.integer(v);
+        serde_json::ser::CompactFormatter.write_u128(w, v)
+    }
+
+    fn write_f32<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: f32) -> std::io::Result<()> {
+        *self.differs = true;
+        serde_json::ser::CompactFormatter.write_f32(w, v)
+    }
+
+    fn write_f64<W: ?Sized + std::io::Write>(&mut self, w: &mut W, v: f64) -> std::io::Result<()> {
+        *self.differs = true;
+        serde_json::ser::CompactFormatter.write_f64(w, v)
+    }
+
+    fn write_number_str<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        v: &str,
+    ) -> std::io::Result<()> {
+        *self.differs = true;
+        serde_json::ser::CompactFormatter.write_number_str(w, v)
+    }
+
+    fn write_raw_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        *self.differs = true;
+        serde_json::ser::CompactFormatter.write_raw_fragment(w, fragment)
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.in_key = true;
+        serde_json::ser::CompactFormatter.begin_object_key(w, first)
+    }
+
+    fn end_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.in_key = false;
+        serde_json::ser::CompactFormatter.end_object_key(w)
+    }
+
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        // A character above U+FFFF is four bytes in UTF-8, led by 0xF0-0xF4.
+        if self.in_key && fragment.bytes().any(|b| b >= 0xF0) {
+            *self.differs = true;
+        }
+        serde_json::ser::CompactFormatter.write_string_fragment(w, fragment)
+    }
 }
 
 /// An error computing or checking integrity data.

@@ -81,6 +81,61 @@ proptest! {
     }
 }
 
+/// The hash of an entry: SHA-256 over the previous hash (bytes) and the
+/// RFC 8785 form of the entry without its own hash, by the reference
+/// canonicalizer.
+fn reference_hash(prev: &str, e: &AuditEvent) -> String {
+    use sha2::{Digest, Sha256};
+    let mut e = e.clone();
+    if let Some(link) = e.chain.as_mut() {
+        link.hash.clear();
+    }
+    let mut hasher = Sha256::new();
+    hasher.update(hex::decode(prev).unwrap());
+    hasher.update(serde_json_canonicalizer::to_vec(&e).unwrap());
+    hex::encode(hasher.finalize())
+}
+
+const PREV: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Sealing learns whether serde_json's output is canonical while it
+    /// serializes (floats, big integers, keys outside the BMP); whichever
+    /// way it goes, the hash is the reference's.
+    #[test]
+    fn hashing_agrees_with_the_general_canonicalizer(e in event(), sealed in any::<bool>()) {
+        let mut e = e;
+        if sealed {
+            // A sealed entry is hashed around its own (64-digit) hash.
+            let link = serde_json::json!({
+                "hash": "ab".repeat(32), "id": uuid::Uuid::nil(), "prev": PREV, "seq": 7,
+            });
+            e.chain = Some(serde_json::from_value(link).unwrap());
+        }
+        let ours = audit_core::integrity::compute_hash(PREV, &e).unwrap();
+        prop_assert_eq!(ours, reference_hash(PREV, &e));
+    }
+}
+
+#[test]
+fn what_serde_json_writes_differently_is_hashed_in_canonical_form() {
+    let entry = |meta: Value| AuditEvent::builder("project.update").metadata("m", meta).build();
+    for meta in [
+        serde_json::json!({"ratio": 0.1}),
+        serde_json::json!({"big": 1u64 << 60}),
+        serde_json::json!({"neg": -(1i64 << 60)}),
+        serde_json::json!({"\u{ffff}": 1, "\u{1f600}": 2}),
+        serde_json::json!({"emoji in a value is fine": "\u{1f600}"}),
+        serde_json::json!([1e300, -0.0, 5e-324]),
+    ] {
+        let e = entry(meta.clone());
+        let ours = audit_core::integrity::compute_hash(PREV, &e).unwrap();
+        assert_eq!(ours, reference_hash(PREV, &e), "{meta}");
+    }
+}
+
 #[test]
 fn a_plain_entry_is_serialized_in_canonical_order() {
     let e = AuditEvent::builder("project.update")

@@ -54,6 +54,7 @@ pub(crate) fn runtime(dir: &Path) -> BenchResult<(Runtime, PeerLog)> {
         .finish();
     let dispatch = Dispatch::new(subscriber);
     let rt = server_runtime_builder()
+        .thread_name("srv-peer")
         .on_thread_start(move || {
             let guard = tracing::dispatcher::set_default(&dispatch);
             GUARD.with(|g| *g.borrow_mut() = Some(guard));

@@ -85,7 +85,7 @@ impl TrialOptions {
 pub(crate) fn trial(bench: &Bench, variant: Variant, o: &TrialOptions) -> BenchResult<Trial> {
     let dir = bench.tempdir("http-")?;
     if variant == Variant::Saas {
-        let rt = bench.server_runtime()?;
+        let rt = bench.named_server_runtime(variant.label())?;
         let path = dir.path().to_owned();
         let api = rt.block_on(async move { saas::start(&path, false).await })?;
         let auditor = api.auditor();
@@ -102,7 +102,7 @@ pub(crate) fn trial(bench: &Bench, variant: Variant, o: &TrialOptions) -> BenchR
             let (rt, log) = peer::runtime(dir.path())?;
             (rt, Some(log))
         }
-        _ => (bench.server_runtime()?, None),
+        _ => (bench.named_server_runtime(variant.label())?, None),
     };
     let auditor: Option<Auditor> = match variant {
         Variant::Bare | Variant::Peer | Variant::Saas => None,
