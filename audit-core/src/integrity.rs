@@ -151,18 +151,6 @@ pub const ZERO_HASH: &str = "000000000000000000000000000000000000000000000000000
 
 /// Writes the RFC 8785 canonical JSON of an entry without `chain.hash`.
 pub fn canonical_json(event: &AuditEvent) -> Result<Vec<u8>, IntegrityError> {
-    let mut out = Vec::with_capacity(1024);
-    write_canonical(event, &mut out)?;
-    Ok(out)
-}
-
-/// Writes the canonical JSON of `event` (without `chain.hash`); returns
-/// whether it came from serde_json's own output (the fast path), in which
-/// case the bytes are also `serde_json::to_vec` of the entry without its hash.
-fn write_canonical<W: std::io::Write>(
-    event: &AuditEvent,
-    out: &mut W,
-) -> Result<bool, IntegrityError> {
     let without_hash;
     let event = match &event.chain {
         Some(link) if !link.hash.is_empty() => {
@@ -176,21 +164,45 @@ fn write_canonical<W: std::io::Write>(
         }
         _ => event,
     };
-    let plain = serde_json_output_is_canonical(event);
-    if plain {
-        serde_json::to_writer(out, event)
-    } else {
-        serde_json_canonicalizer::to_writer(event, out)
+    let mut out = Vec::with_capacity(1024);
+    if !write_serde_json_if_canonical(event, &mut out)? {
+        write_general_canonical(event, &mut out)?;
     }
-    .map_err(|e| IntegrityError::Canonical(e.to_string()))?;
-    Ok(plain)
+    Ok(out)
+}
+
+/// Writes serde_json's output of `event` to `buf` (cleared first), watching
+/// it with [`CanonicalWatch`]; returns whether it is the entry's RFC 8785
+/// form. When it is not, `buf` holds serde_json's output, to be replaced by
+/// [`write_general_canonical`]'s.
+fn write_serde_json_if_canonical(
+    event: &AuditEvent,
+    buf: &mut Vec<u8>,
+) -> Result<bool, IntegrityError> {
+    buf.clear();
+    let mut differs = false;
+    let watch = CanonicalWatch { in_key: false, differs: &mut differs };
+    event
+        .serialize(&mut serde_json::Serializer::with_formatter(&mut *buf, watch))
+        .map_err(|e| IntegrityError::Canonical(e.to_string()))?;
+    Ok(!differs && (*MAP_KEYS_SORTED || serde_json_output_is_canonical(event)))
+}
+
+/// Writes the RFC 8785 form of `event` to `buf` (cleared first) with the
+/// general canonicalizer.
+fn write_general_canonical(event: &AuditEvent, buf: &mut Vec<u8>) -> Result<(), IntegrityError> {
+    buf.clear();
+    serde_json_canonicalizer::to_writer(event, &mut *buf)
+        .map_err(|e| IntegrityError::Canonical(e.to_string()))
 }
 
 /// The largest integer that JCS (which writes numbers as IEEE doubles) keeps exact.
 const MAX_EXACT_INTEGER: u64 = 1 << 53;
 
 /// Whether serde_json's compact output of this entry is already its RFC 8785
-/// form, so the fast serializer can be used.
+/// form, found by walking the entry. Only needed when `serde_json::Map`
+/// keeps insertion order (see [`MAP_KEYS_SORTED`]); otherwise
+/// [`CanonicalWatch`] learns the same while serializing.
 ///
 /// Every struct of the event model declares its fields in sorted key order
 /// (see `event.rs`), and serde_json escapes strings exactly as JCS does. What
@@ -334,15 +346,7 @@ fn hash_canonical<R>(
         let mut buf = buf.try_borrow_mut().map_err(|_| {
             IntegrityError::Canonical("compute_hash re-entered on one thread".to_owned())
         })?;
-        buf.clear();
-        let canonical = |e: serde_json::Error| IntegrityError::Canonical(e.to_string());
-        // serde_json's output, watched for what JCS writes differently.
-        let mut differs = false;
-        let watch = CanonicalWatch { in_key: false, differs: &mut differs };
-        event
-            .serialize(&mut serde_json::Serializer::with_formatter(&mut *buf, watch))
-            .map_err(canonical)?;
-        let plain = !differs && (*MAP_KEYS_SORTED || serde_json_output_is_canonical(event));
+        let plain = write_serde_json_if_canonical(event, &mut buf)?;
         if !plain && !stored.is_empty() {
             drop(buf);
             return hash_without_field(prev, event, also);
@@ -365,8 +369,7 @@ fn hash_canonical<R>(
             }
             field
         } else {
-            buf.clear();
-            serde_json_canonicalizer::to_writer(event, &mut *buf).map_err(canonical)?;
+            write_general_canonical(event, &mut buf)?;
             hasher.update(buf.as_slice());
             None
         };
