@@ -5,6 +5,7 @@
 mod postgres_support;
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use audit_core::Sink as _;
 use audit_core::integrity::{CheckpointPolicy, Sequencer, VerifyOptions, verify};
@@ -136,6 +137,58 @@ async fn a_closed_pool_is_a_transient_error() {
     sink.pool().close().await;
     let err = sink.write_batch(&[entry(0)]).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
+}
+
+#[tokio::test]
+async fn a_write_that_hangs_is_abandoned_and_its_retry_stores_each_entry_once() {
+    let db = TestDb::migrated().await;
+    // One connection: the abandoned write must give its slot back.
+    let sink = PostgresSink::builder()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(5))
+        .write_timeout(Duration::from_millis(300))
+        .connect(&db.url)
+        .await
+        .unwrap();
+    // Another session holds the table, so the sink's insert waits for it.
+    let pool = db.pool().await;
+    let mut locker = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE audit_events IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *locker)
+        .await
+        .unwrap();
+    let batch: Vec<AuditEvent> = (0..200).map(entry).collect();
+    let hung = tokio::time::timeout(Duration::from_secs(60), sink.write_batch(&batch))
+        .await
+        .expect("the write hung past its write_timeout");
+    let err = hung.unwrap_err();
+    assert!(err.is_retryable(), "a timed-out write is retried: {err}");
+    assert!(err.to_string().contains("write_timeout"), "{err}");
+    // The abandoned statement still waits on the server; once the lock is
+    // gone it may store its rows too. The retry then skips them.
+    locker.rollback().await.unwrap();
+    sink.write_batch(&batch).await.expect("the retry, on a new connection");
+    let (rows, ids): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT id) FROM audit_events")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((rows, ids), (200, 200));
+    assert_eq!(scan_all(&sink.store()).await, batch);
+    sink.shutdown().await.unwrap();
+}
+
+#[test]
+fn a_zero_write_timeout_is_refused() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let err = rt
+        .block_on(
+            PostgresSink::builder()
+                .write_timeout(Duration::ZERO)
+                .connect("postgres://nobody@127.0.0.1:1/none"),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("write_timeout"), "{err}");
 }
 
 #[tokio::test]

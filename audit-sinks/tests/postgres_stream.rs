@@ -19,12 +19,57 @@ use postgres_support::TestDb;
 use uuid::Uuid;
 
 const ENTRIES: usize = 50_000;
+/// How long recording the stream may take before the test fails instead of
+/// hanging: it takes 10-70 s on a 2-core machine.
+const STREAM_DEADLINE: Duration = Duration::from_secs(240);
+
+/// A backend: pid, state, wait event, seconds in its statement, statement.
+type Backend = (i32, Option<String>, Option<String>, Option<f64>, Option<String>);
+
+/// The sink's backends as PostgreSQL sees them: state, wait and statement.
+async fn sink_backends(pool: &sqlx::PgPool) -> String {
+    let rows: Result<Vec<Backend>, _> = sqlx::query_as(
+        "SELECT pid, state, wait_event_type || ':' || wait_event, \
+             extract(epoch FROM now() - query_start)::float8, left(query, 60) \
+             FROM pg_stat_activity WHERE datname = current_database() \
+             AND application_name = 'audit-sinks'",
+    )
+    .fetch_all(pool)
+    .await;
+    match rows {
+        Ok(rows) if rows.is_empty() => "no sink backend".to_owned(),
+        Ok(rows) => rows
+            .iter()
+            .map(|(pid, state, wait, secs, query)| {
+                format!(
+                    "[pid {pid} {} wait {} for {:.2}s: {}]",
+                    state.as_deref().unwrap_or("?"),
+                    wait.as_deref().unwrap_or("-"),
+                    secs.unwrap_or(0.0),
+                    query.as_deref().unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Err(e) => format!("pg_stat_activity: {e}"),
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_entry_arrives_exactly_once_while_connections_are_killed() {
+    // The sink's retry warnings show in the output when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_test_writer()
+        .try_init();
     let db = TestDb::migrated().await;
     let key = SigningKey::ed25519_from_bytes(&[5; 32]);
-    let sink = PostgresSink::builder().max_connections(2).connect(&db.url).await.unwrap();
+    let sink = PostgresSink::builder()
+        .max_connections(2)
+        .write_timeout(Duration::from_secs(5))
+        .connect(&db.url)
+        .await
+        .unwrap();
     let auditor = Auditor::builder()
         .service("stream-test", "1.0.0")
         .signing_key(key.clone())
@@ -58,23 +103,67 @@ async fn every_entry_arrives_exactly_once_while_connections_are_killed() {
         })
     };
 
+    // Progress every 5 s, in the output when the test fails: where a stall
+    // waits (the pipeline's counters, the sink's backends).
     let started = std::time::Instant::now();
+    let monitor_pool = db.pool().await;
+    let progress = {
+        let (auditor, killed, pool) = (auditor.clone(), killed.clone(), monitor_pool.clone());
+        move || {
+            let (auditor, killed, pool) = (auditor.clone(), killed.clone(), pool.clone());
+            async move {
+                let stats = auditor.stats();
+                let sink = &stats.sinks[0];
+                format!(
+                    "{:>6.1?}: recorded {}, written {}, retried {}, queued {} ({} bytes), \
+                     {} backends terminated; {}",
+                    started.elapsed(),
+                    stats.recorded,
+                    sink.written,
+                    sink.retried,
+                    sink.queue_depth,
+                    sink.queue_bytes,
+                    killed.load(Ordering::SeqCst),
+                    sink_backends(&pool).await
+                )
+            }
+        }
+    };
+    let monitor = {
+        let progress = progress.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                eprintln!("{}", progress().await);
+            }
+        })
+    };
+
     let mut ids = Vec::with_capacity(ENTRIES);
-    for n in 0..ENTRIES {
-        let receipt = auditor
-            .record(
-                AuditEvent::builder("project.update")
-                    .actor(
-                        Actor::user(format!("u_{}", n % 50))
-                            .email(format!("user{}@example.com", n % 50)),
-                    )
-                    .tenant(if n % 2 == 0 { "acme" } else { "globex" })
-                    .resource(Resource::new("project", format!("p_{}", n % 500)))
-                    .metadata("n", n),
-            )
-            .await
-            .unwrap();
-        ids.push(receipt.id);
+    let recording = tokio::time::timeout(STREAM_DEADLINE, async {
+        for n in 0..ENTRIES {
+            let receipt = auditor
+                .record(
+                    AuditEvent::builder("project.update")
+                        .actor(
+                            Actor::user(format!("u_{}", n % 50))
+                                .email(format!("user{}@example.com", n % 50)),
+                        )
+                        .tenant(if n % 2 == 0 { "acme" } else { "globex" })
+                        .resource(Resource::new("project", format!("p_{}", n % 500)))
+                        .metadata("n", n),
+                )
+                .await
+                .unwrap();
+            ids.push(receipt.id);
+        }
+    })
+    .await;
+    if recording.is_err() {
+        panic!(
+            "recording {ENTRIES} entries took more than {STREAM_DEADLINE:?} (the sink stalled): {}",
+            progress().await
+        );
     }
     // Keep killing until the sink has caught up with most of the stream.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
@@ -84,6 +173,8 @@ async fn every_entry_arrives_exactly_once_while_connections_are_killed() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let streamed = started.elapsed();
+    monitor.abort();
+    monitor_pool.close().await;
     stop.store(true, Ordering::SeqCst);
     killer.await.unwrap();
     auditor.shutdown(Duration::from_secs(30)).await.unwrap();

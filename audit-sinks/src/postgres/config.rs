@@ -30,6 +30,7 @@ pub struct PostgresSinkBuilder {
     pub(crate) maintenance_interval: Duration,
     pub(crate) max_connections: u32,
     pub(crate) acquire_timeout: Duration,
+    pub(crate) write_timeout: Duration,
 }
 
 impl Default for PostgresSinkBuilder {
@@ -41,6 +42,7 @@ impl Default for PostgresSinkBuilder {
             maintenance_interval: Duration::from_secs(3600),
             max_connections: 4,
             acquire_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -94,6 +96,19 @@ impl PostgresSinkBuilder {
         self
     }
 
+    /// How long one attempt at writing a batch may take once it has a
+    /// connection (default 30 s). A write still running then is abandoned
+    /// and fails transiently, so it is retried: its connection is closed
+    /// instead of going back to the pool, where its state is unknown. This
+    /// bounds what a hung connection (a dead peer without a reset, a lock
+    /// held by another session) can stall the pipeline. The abandoned
+    /// statement may still commit on the server; the retry then skips
+    /// what it stored (see [Writes](super#writes)).
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
     fn validate(&self) -> Result<(), PostgresError> {
         let invalid = |m: &str| Err(PostgresError::InvalidConfig(m.to_owned()));
         if self.name.is_empty() {
@@ -101,6 +116,9 @@ impl PostgresSinkBuilder {
         }
         if self.max_connections == 0 {
             return invalid("max_connections must be at least 1");
+        }
+        if self.write_timeout.is_zero() {
+            return invalid("write_timeout must be longer than zero");
         }
         if self.maintenance_interval.is_zero() {
             return invalid("maintenance_interval must be longer than zero");

@@ -104,10 +104,18 @@
 //! replayed entry has the same id and time. Entries keep the batch's order
 //! in `ingest_seq`.
 //!
+//! An attempt has [`write_timeout`](PostgresSinkBuilder::write_timeout)
+//! (30 s by default) once it holds a connection; then it is abandoned, its
+//! connection closed, and the batch retried. sqlx sets no deadline of its own
+//! on a statement, so without one a connection whose peer vanished without a
+//! reset, or an insert waiting on another session's lock, would hold the
+//! pipeline (and, once the queue is full, the callers of `record`)
+//! indefinitely.
+//!
 //! Errors say whether retrying helps:
 //!
 //! - transient (the pipeline retries with backoff and spools meanwhile):
-//!   connection, TLS and protocol failures, pool timeouts, and SQLSTATE
+//!   connection, TLS and protocol failures, pool and write timeouts, and SQLSTATE
 //!   classes 08 (connection), 40 (serialization failure, deadlock), 53
 //!   (disk full, out of memory, too many connections), 57 (administrator or
 //!   crash shutdown, `pg_terminate_backend`, cancelled), 58 (system I/O),

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 use time::{Date, OffsetDateTime, UtcOffset};
 
 /// A calendar month in UTC: one partition.
@@ -72,14 +72,18 @@ impl Partitions {
 
     /// Creates the partitions of `months` that do not exist (one round
     /// trip), and remembers them. Returns how many were created.
-    pub(crate) async fn ensure(&self, pool: &PgPool, months: &[Month]) -> Result<i32, sqlx::Error> {
+    pub(crate) async fn ensure<'e>(
+        &self,
+        executor: impl PgExecutor<'e>,
+        months: &[Month],
+    ) -> Result<i32, sqlx::Error> {
         if months.is_empty() {
             return Ok(0);
         }
         let starts: Vec<OffsetDateTime> = months.iter().map(|m| m.start()).collect();
         let created: i32 = sqlx::query_scalar("SELECT audit_events_ensure_partitions($1)")
             .bind(&starts)
-            .fetch_one(pool)
+            .fetch_one(executor)
             .await?;
         self.known().extend(months.iter().copied());
         if created > 0 {

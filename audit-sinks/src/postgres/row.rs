@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use audit_core::{AuditEvent, Request, SinkError};
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 use sqlx::postgres::PgQueryResult;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -193,7 +193,10 @@ impl Columns {
     }
 
     /// Inserts the batch; entries already stored are skipped.
-    pub(crate) async fn insert(&self, pool: &PgPool) -> Result<PgQueryResult, sqlx::Error> {
+    pub(crate) async fn insert<'e>(
+        &self,
+        executor: impl PgExecutor<'e>,
+    ) -> Result<PgQueryResult, sqlx::Error> {
         sqlx::query(INSERT)
             .bind(&self.id)
             .bind(&self.time)
@@ -229,7 +232,7 @@ impl Columns {
             .bind(&self.changes)
             .bind(&self.metadata)
             .bind(&self.entry)
-            .execute(pool)
+            .execute(executor)
             .await
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use audit_core::{AuditEvent, Sink, SinkError};
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, mpsc};
 
@@ -57,6 +57,7 @@ impl fmt::Debug for PostgresSink {
             .field("partitions_ahead", &c.partitions_ahead)
             .field("retention", &c.retention)
             .field("maintenance_interval", &c.maintenance_interval)
+            .field("write_timeout", &c.write_timeout)
             .field("owns_pool", &self.shared.owns_pool)
             .finish_non_exhaustive()
     }
@@ -206,6 +207,38 @@ impl Shared {
         Ok(report)
     }
 
+    /// One attempt at a batch on one connection: creates missing
+    /// partitions, then inserts.
+    async fn insert(&self, conn: &mut PgConnection, columns: &Columns) -> Result<(), SinkError> {
+        let n = columns.len();
+        let mut attempt = 0;
+        loop {
+            let missing = self.partitions.missing(columns.months().chain(self.ahead()));
+            self.partitions
+                .ensure(&mut *conn, &missing)
+                .await
+                .map_err(|e| sink_error(&self.target, n, e))?;
+            match columns.insert(&mut *conn).await {
+                Ok(done) => {
+                    let skipped = n as u64 - done.rows_affected().min(n as u64);
+                    if skipped > 0 {
+                        tracing::debug!(
+                            sink = %self.config.name, skipped,
+                            "audit entries already stored were skipped"
+                        );
+                    }
+                    return Ok(());
+                }
+                // A partition was dropped behind our back: create it, try again.
+                Err(e) if is_missing_partition(&e) && attempt < 2 => {
+                    attempt += 1;
+                    self.partitions.forget();
+                }
+                Err(e) => return Err(sink_error(&self.target, n, e)),
+            }
+        }
+    }
+
     async fn maintain(&self) {
         if let Err(e) = self.ensure_ahead().await {
             tracing::error!(
@@ -256,7 +289,10 @@ impl Sink for PostgresSink {
     /// Inserts the batch with one `INSERT ... SELECT FROM UNNEST(...) ON
     /// CONFLICT (id, time) DO NOTHING`: entries already stored are skipped,
     /// so a replayed batch inserts nothing twice. Missing partitions are
-    /// created first (and again if one was dropped meanwhile).
+    /// created first (and again if one was dropped meanwhile). An attempt
+    /// that takes longer than the
+    /// [`write_timeout`](PostgresSinkBuilder::write_timeout) fails
+    /// transiently and closes its connection.
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
         let s = &self.shared;
         if s.closed.load(Ordering::SeqCst) {
@@ -267,30 +303,20 @@ impl Sink for PostgresSink {
         }
         let columns = Columns::encode(batch)?;
         let n = columns.len();
-        let mut attempt = 0;
-        loop {
-            let missing = s.partitions.missing(columns.months().chain(s.ahead()));
-            s.partitions
-                .ensure(&s.pool, &missing)
-                .await
-                .map_err(|e| sink_error(&s.target, n, e))?;
-            match columns.insert(&s.pool).await {
-                Ok(done) => {
-                    let skipped = n as u64 - done.rows_affected().min(n as u64);
-                    if skipped > 0 {
-                        tracing::debug!(
-                            sink = %s.config.name, skipped,
-                            "audit entries already stored were skipped"
-                        );
-                    }
-                    return Ok(());
-                }
-                // A partition was dropped behind our back: create it, try again.
-                Err(e) if is_missing_partition(&e) && attempt < 2 => {
-                    attempt += 1;
-                    s.partitions.forget();
-                }
-                Err(e) => return Err(sink_error(&s.target, n, e)),
+        let mut conn = s.pool.acquire().await.map_err(|e| sink_error(&s.target, n, e))?;
+        let timeout = s.config.write_timeout;
+        match tokio::time::timeout(timeout, s.insert(&mut conn, &columns)).await {
+            Ok(done) => done,
+            Err(_elapsed) => {
+                // Cancelled mid-statement, the connection is in an unknown
+                // state: close it rather than give it back to the pool.
+                drop(conn.detach());
+                Err(SinkError::transient(format!(
+                    "writing {n} audit entries to PostgreSQL at {} did not finish within \
+                     {timeout:?} (the sink's write_timeout); the connection was closed and the \
+                     batch is retried (entries the abandoned write stored are skipped)",
+                    s.target
+                )))
             }
         }
     }
