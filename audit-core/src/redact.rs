@@ -216,8 +216,10 @@ pub struct Redactor {
     headers: Vec<Pattern>,
     keys: Vec<Pattern>,
     /// The plain (non-glob) key patterns as one automaton: a key is checked
-    /// against all of them in a single pass.
-    key_automaton: Option<std::sync::Arc<aho_corasick::AhoCorasick>>,
+    /// against all of them in a single pass, normalized as it is read.
+    key_automaton: Option<std::sync::Arc<KeyAutomaton>>,
+    /// Whether some key pattern is a glob (checked one by one).
+    glob_keys: bool,
     query_params: Vec<Pattern>,
     hmac: Option<Hmac<Sha256>>,
     max_depth: usize,
@@ -305,7 +307,11 @@ impl Redactor {
     /// nested deeper than the limit are replaced by [`TOO_DEEP`]. A scalar at
     /// the top has no key and is left as it is.
     pub fn redact_json(&self, value: &mut Value) {
-        if is_container(value) && self.max_depth == 0 {
+        if !is_container(value) {
+            // A scalar (a change's before or after, mostly): nothing to walk.
+            return;
+        }
+        if self.max_depth == 0 {
             replace(value, Value::String(TOO_DEEP.to_owned()));
             return;
         }
@@ -414,8 +420,8 @@ impl Redactor {
     fn key_matches(&self, normalized: &[u8]) -> bool {
         match &self.key_automaton {
             Some(automaton) => {
-                automaton.is_match(normalized)
-                    || self.keys.iter().any(|p| p.glob && p.matches(normalized))
+                automaton.contains_exact(normalized)
+                    || (self.glob_keys && self.keys.iter().any(|p| p.glob && p.matches(normalized)))
             }
             None => self.keys.iter().any(|p| p.matches(normalized)),
         }
@@ -425,6 +431,14 @@ impl Redactor {
     /// normalized form contains a normalized key pattern, or matches a glob
     /// pattern whole.
     pub fn is_sensitive_key(&self, key: &str) -> bool {
+        // The common case: an ASCII key, normalized while the automaton reads
+        // it, with no copy.
+        if let Some(automaton) = &self.key_automaton
+            && !self.glob_keys
+            && let Some(found) = automaton.contains(key.as_bytes())
+        {
+            return found;
+        }
         with_normalized(key, |key| self.key_matches(key))
     }
 
@@ -732,10 +746,12 @@ impl RedactorBuilder {
             keys.iter().filter(|p| !p.glob).map(|p| p.normalized.as_str()).collect();
         // Building fails only for patterns far beyond any realistic size; the
         // patterns then stay checked one by one.
-        let key_automaton = aho_corasick::AhoCorasick::new(&plain).ok().map(std::sync::Arc::new);
+        let key_automaton = KeyAutomaton::new(&plain).map(std::sync::Arc::new);
+        let glob_keys = keys.iter().any(|p| p.glob);
         Redactor {
             headers: patterns(DEFAULT_HEADERS, headers, MatchKind::Whole),
             key_automaton,
+            glob_keys,
             keys,
             query_params: patterns(DEFAULT_QUERY_PARAMS, query_params, MatchKind::Contains)
                 .into_iter()
@@ -794,6 +810,61 @@ struct PatternList<'a>(&'a [Pattern]);
 impl fmt::Debug for PatternList<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.0.iter().map(|p| &p.normalized)).finish()
+    }
+}
+
+/// The plain key patterns as one deterministic automaton, read byte by byte
+/// (no prefilter: keys are a few bytes long, and setting up a search would
+/// cost more than the search).
+struct KeyAutomaton(aho_corasick::dfa::DFA);
+
+impl KeyAutomaton {
+    /// `None` only for patterns far beyond any realistic size; they then
+    /// stay checked one by one.
+    fn new(patterns: &[&str]) -> Option<Self> {
+        aho_corasick::dfa::DFA::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .start_kind(aho_corasick::StartKind::Unanchored)
+            .prefilter(false)
+            .build(patterns)
+            .ok()
+            .map(Self)
+    }
+
+    /// Whether the normalized form of an ASCII `name` contains a pattern:
+    /// lowercased, separators skipped, as the bytes are read. `None` when
+    /// `name` is not ASCII (normalization is Unicode-aware then).
+    fn contains(&self, name: &[u8]) -> Option<bool> {
+        use aho_corasick::automaton::Automaton as _;
+        let dfa = &self.0;
+        let mut sid = dfa.start_state(aho_corasick::Anchored::No).ok()?;
+        for &b in name {
+            if !b.is_ascii() {
+                return None;
+            }
+            if matches!(b, b'_' | b'-' | b'.' | b' ') {
+                continue;
+            }
+            sid = dfa.next_state(aho_corasick::Anchored::No, sid, b.to_ascii_lowercase());
+            if dfa.is_special(sid) && dfa.is_match(sid) {
+                return Some(true);
+            }
+        }
+        Some(false)
+    }
+
+    /// Whether already normalized bytes (any UTF-8) contain a pattern.
+    fn contains_exact(&self, normalized: &[u8]) -> bool {
+        use aho_corasick::automaton::Automaton as _;
+        let dfa = &self.0;
+        let Ok(mut sid) = dfa.start_state(aho_corasick::Anchored::No) else { return false };
+        for &b in normalized {
+            sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
+            if dfa.is_special(sid) && dfa.is_match(sid) {
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -1040,6 +1111,23 @@ mod tests {
         assert!(!r.is_sensitive_path("settings.labels"));
         assert!(r.is_sensitive_query_param("api%5Fkey"));
         assert!(r.is_sensitive_query_param("access+token"));
+    }
+
+    proptest::proptest! {
+        /// The automaton, which normalizes while it reads, decides exactly as
+        /// normalizing first and then looking for each pattern does.
+        #[test]
+        fn the_key_automaton_agrees_with_normalize_then_contains(
+            key in "([a-zA-Z_ .\\-]|é|İ|API|Key|TOK|EN|pass|_word|séc|SECRET|ssn){0,12}"
+        ) {
+            let r = Redactor::builder().key("ssn").key("SÉCURITÉ").build();
+            let normalized = normalize(&key);
+            let reference = r
+                .keys
+                .iter()
+                .any(|p| memchr::memmem::find(normalized.as_bytes(), p.normalized.as_bytes()).is_some());
+            proptest::prop_assert_eq!(r.is_sensitive_key(&key), reference, "{}", key);
+        }
     }
 
     #[test]
