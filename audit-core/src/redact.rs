@@ -835,30 +835,27 @@ impl KeyAutomaton {
     /// lowercased, separators skipped, as the bytes are read. `None` when
     /// `name` is not ASCII (normalization is Unicode-aware then).
     fn contains(&self, name: &[u8]) -> Option<bool> {
-        use aho_corasick::automaton::Automaton as _;
-        let dfa = &self.0;
-        let mut sid = dfa.start_state(aho_corasick::Anchored::No).ok()?;
-        for &b in name {
-            if !b.is_ascii() {
-                return None;
-            }
-            if matches!(b, b'_' | b'-' | b'.' | b' ') {
-                continue;
-            }
-            sid = dfa.next_state(aho_corasick::Anchored::No, sid, b.to_ascii_lowercase());
-            if dfa.is_special(sid) && dfa.is_match(sid) {
-                return Some(true);
-            }
+        if !name.is_ascii() {
+            return None;
         }
-        Some(false)
+        let normalized = name
+            .iter()
+            .filter(|b| !matches!(b, b'_' | b'-' | b'.' | b' '))
+            .map(u8::to_ascii_lowercase);
+        Some(self.finds(normalized))
     }
 
     /// Whether already normalized bytes (any UTF-8) contain a pattern.
     fn contains_exact(&self, normalized: &[u8]) -> bool {
+        self.finds(normalized.iter().copied())
+    }
+
+    /// Runs the automaton over `bytes`, stopping at the first match.
+    fn finds(&self, bytes: impl Iterator<Item = u8>) -> bool {
         use aho_corasick::automaton::Automaton as _;
         let dfa = &self.0;
         let Ok(mut sid) = dfa.start_state(aho_corasick::Anchored::No) else { return false };
-        for &b in normalized {
+        for b in bytes {
             sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
             if dfa.is_special(sid) && dfa.is_match(sid) {
                 return true;
