@@ -919,6 +919,24 @@ pub mod rfc3339_micros {
 
     /// Formats a time as RFC 3339 UTC with microseconds.
     pub fn format(time: OffsetDateTime) -> String {
+        match fast(time) {
+            Some(stamp) => stamp.to_string(),
+            None => format_any(time),
+        }
+    }
+
+    /// The same form from `humantime`, which writes it without allocating
+    /// and about five times as fast as `time`'s format descriptions; it
+    /// covers the years 1970 to 9999 (else `None`: before 1970).
+    fn fast(time: OffsetDateTime) -> Option<humantime::Rfc3339Timestamp> {
+        let utc = time.checked_to_offset(time::UtcOffset::UTC)?;
+        (1970..=9999)
+            .contains(&utc.year())
+            .then(|| humantime::format_rfc3339_micros(std::time::SystemTime::from(utc)))
+    }
+
+    /// Any year `time` can hold.
+    pub(crate) fn format_any(time: OffsetDateTime) -> String {
         let utc = time.checked_to_offset(time::UtcOffset::UTC).unwrap_or(time);
         let fmt = format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:6]Z"
@@ -934,7 +952,10 @@ pub mod rfc3339_micros {
 
     /// Serializes a time (serde `with` helper).
     pub fn serialize<S: Serializer>(time: &OffsetDateTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&format(*time))
+        match fast(*time) {
+            Some(stamp) => s.collect_str(&stamp),
+            None => s.serialize_str(&format_any(*time)),
+        }
     }
 
     /// Deserializes any RFC 3339 time (serde `with` helper).
@@ -979,6 +1000,42 @@ impl<T: AsActor + ?Sized> AsActor for std::sync::Arc<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The fast path writes exactly what `time`'s format description
+        /// does, for any instant and offset it takes, and serialization
+        /// writes the same string either way.
+        #[test]
+        fn timestamps_format_the_same_on_both_paths(
+            // From 0001-01-02 to 9999-12-30 (`time`'s range, with room
+            // for the offset), with the years before 1970 on the slow path.
+            secs in -62_135_510_400i64..253_402_128_000,
+            nanos in 0u32..1_000_000_000,
+            offset_minutes in -(23 * 60 + 59)..(23 * 60 + 59),
+        ) {
+            let utc = OffsetDateTime::from_unix_timestamp(secs)
+                .expect("in range")
+                .replace_nanosecond(nanos)
+                .expect("in range");
+            let offset = time::UtcOffset::from_whole_seconds(offset_minutes * 60).expect("in range");
+            let time = utc.to_offset(offset);
+            let expected = rfc3339_micros::format_any(time);
+            proptest::prop_assert_eq!(rfc3339_micros::format(time), expected.clone());
+            let json = serde_json::to_string(&Wrapper(time)).expect("serializes");
+            proptest::prop_assert_eq!(json, format!("\"{expected}\""));
+        }
+    }
+
+    #[derive(Serialize)]
+    struct Wrapper(#[serde(with = "rfc3339_micros")] OffsetDateTime);
+
+    #[test]
+    fn timestamps_at_the_ends_of_the_fast_paths_years_format() {
+        let before = OffsetDateTime::from_unix_timestamp(-1).expect("in range");
+        assert_eq!(rfc3339_micros::format(before), "1969-12-31T23:59:59.000000Z");
+        let edge = OffsetDateTime::from_unix_timestamp(253_402_300_799).expect("in range");
+        assert_eq!(rfc3339_micros::format(edge), "9999-12-31T23:59:59.000000Z");
+    }
 
     #[test]
     fn action_is_derived_from_the_verb() {
