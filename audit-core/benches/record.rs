@@ -187,6 +187,51 @@ fn bench(c: &mut Criterion) {
         b.iter(|| audit_core::event::rfc3339_micros::format(std::hint::black_box(event.time)))
     });
     group.finish();
+
+    // Field-level changes of a record before and after an update, as a
+    // handler records them (`AuditScope::record_changes`): `diff_serialize`
+    // against what it used to do, both sides made into `serde_json::Value`s
+    // and compared.
+    let mut group = c.benchmark_group("changes");
+    let (before, after) = project_update();
+    group.bench_function("diff_serialize", |b| {
+        b.iter(|| audit_core::diff::diff_serialize(&before, std::hint::black_box(&after)))
+    });
+    group.bench_function("to_value_then_diff", |b| {
+        b.iter(|| {
+            let before = serde_json::to_value(&before).expect("json");
+            let after = serde_json::to_value(std::hint::black_box(&after)).expect("json");
+            audit_core::diff::diff(&before, &after)
+        })
+    });
+    group.finish();
+}
+
+/// A project as a SaaS API keeps it.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Project {
+    id: String,
+    name: String,
+    description: String,
+    visibility: String,
+    members: Vec<String>,
+    archived: bool,
+}
+
+/// A project before and after a `PATCH` of its description and visibility.
+fn project_update() -> (Project, Project) {
+    let before = Project {
+        id: "p_42".to_owned(),
+        name: "Apollo".to_owned(),
+        description: "Flight software".to_owned(),
+        visibility: "private".to_owned(),
+        members: vec!["u_1".to_owned(), "u_2".to_owned()],
+        archived: false,
+    };
+    let mut after = before.clone();
+    after.description = "Flight software for the command and lunar modules".to_owned();
+    after.visibility = "internal".to_owned();
+    (before, after)
 }
 
 /// How the entries meet `to_vec` and `record` in [`ratio`].

@@ -412,7 +412,7 @@ fn hash_without_field<R>(
 /// Whether `serde_json::Map` iterates in key order (a `BTreeMap`), which it
 /// does unless some crate in the build turns on serde_json's
 /// `preserve_order` feature.
-static MAP_KEYS_SORTED: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+pub(crate) static MAP_KEYS_SORTED: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
     let mut map = serde_json::Map::new();
     map.insert("b".to_owned(), serde_json::Value::Null);
     map.insert("a".to_owned(), serde_json::Value::Null);
