@@ -34,13 +34,23 @@ pub(crate) enum Format {
 /// anything else (binary, multipart, text, missing).
 pub(crate) fn capture_format(headers: &HeaderMap) -> Option<Format> {
     let ct = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct.split(';').next().unwrap_or("").trim();
     let (kind, sub) = essence.split_once('/')?;
-    match (kind, sub) {
-        ("application", "json") => Some(Format::Json),
-        ("application", s) if s.ends_with("+json") => Some(Format::Json),
-        ("application", "x-www-form-urlencoded") => Some(Format::Form),
-        _ => None,
+    // Media types are case-insensitive.
+    let ends_with = |s: &str, suffix: &str| {
+        s.len() >= suffix.len()
+            && s.is_char_boundary(s.len() - suffix.len())
+            && s[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    if !kind.eq_ignore_ascii_case("application") {
+        return None;
+    }
+    if sub.eq_ignore_ascii_case("json") || ends_with(sub, "+json") {
+        Some(Format::Json)
+    } else if sub.eq_ignore_ascii_case("x-www-form-urlencoded") {
+        Some(Format::Form)
+    } else {
+        None
     }
 }
 
@@ -381,6 +391,10 @@ mod tests {
         assert_eq!(capture_format(&headers("application/octet-stream")), None);
         assert_eq!(capture_format(&headers("text/plain")), None);
         assert_eq!(capture_format(&HeaderMap::new()), None);
+        assert_eq!(capture_format(&headers(" APPLICATION/Vnd.Api+JSON ")), Some(Format::Json));
+        assert_eq!(capture_format(&headers("application/jsonx")), None);
+        assert_eq!(capture_format(&headers("text/json")), None);
+        assert_eq!(capture_format(&headers("application/json")), Some(Format::Json));
     }
 
     #[test]

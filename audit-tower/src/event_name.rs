@@ -5,6 +5,8 @@
 //!
 //! [`AuditScope::set_event`]: audit_core::AuditScope::set_event
 
+use std::borrow::Cow;
+
 use http::Method;
 
 /// The default event name of an HTTP request: `<resource>.<verb>`.
@@ -30,12 +32,23 @@ use http::Method;
 /// assert_eq!(event_name_for_route(&Method::PUT, "/projects/p_42", false), "project.update");
 /// ```
 pub fn event_name_for_route(method: &Method, route: &str, is_template: bool) -> String {
-    let resource = route
-        .split('/')
-        .rfind(|s| !s.is_empty() && !is_parameter(s, is_template))
-        .map(resource_name)
-        .unwrap_or_else(|| "root".to_owned());
-    format!("{resource}.{}", verb_for_method(method))
+    // Built in one buffer: this runs on every request the layer sees.
+    let segment = route.split('/').rfind(|s| !s.is_empty() && !is_parameter(s, is_template));
+    let verb = verb_for_method(method);
+    let mut name = String::with_capacity(segment.map_or(4, str::len) + 1 + verb.len());
+    match segment {
+        Some(segment) => {
+            name.extend(segment.chars().map(|c| match c {
+                '-' | '.' | ' ' => '_',
+                c => c.to_ascii_lowercase(),
+            }));
+            singularize_in_place(&mut name);
+        }
+        None => name.push_str("root"),
+    }
+    name.push('.');
+    name.push_str(&verb);
+    name
 }
 
 /// The default event name of a gRPC call: `<resource>.<verb>`.
@@ -77,13 +90,13 @@ pub fn event_name_for_grpc(service: &str, method: &str) -> String {
     }
 }
 
-fn verb_for_method(method: &Method) -> String {
+fn verb_for_method(method: &Method) -> Cow<'static, str> {
     match *method {
-        Method::POST => "create".to_owned(),
-        Method::PUT | Method::PATCH => "update".to_owned(),
-        Method::DELETE => "delete".to_owned(),
-        Method::GET | Method::HEAD => "read".to_owned(),
-        ref other => other.as_str().to_ascii_lowercase(),
+        Method::POST => "create".into(),
+        Method::PUT | Method::PATCH => "update".into(),
+        Method::DELETE => "delete".into(),
+        Method::GET | Method::HEAD => "read".into(),
+        ref other => other.as_str().to_ascii_lowercase().into(),
     }
 }
 
@@ -94,25 +107,24 @@ fn is_parameter(segment: &str, is_template: bool) -> bool {
         || (!is_template && segment.bytes().any(|b| b.is_ascii_digit()))
 }
 
-fn resource_name(segment: &str) -> String {
-    let name: String = segment
-        .chars()
-        .map(|c| match c {
-            '-' | '.' | ' ' => '_',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect();
-    singularize(&name)
+fn singularize(word: &str) -> String {
+    let mut word = word.to_owned();
+    singularize_in_place(&mut word);
+    word
 }
 
-fn singularize(word: &str) -> String {
-    if let Some(stem) = word.strip_suffix("ies").filter(|s| !s.is_empty()) {
-        return format!("{stem}y");
+/// `policies` → `policy`, `projects` → `project`; words ending in `ss`, `us`
+/// or `is` are kept.
+fn singularize_in_place(word: &mut String) {
+    if word.len() > 3 && word.ends_with("ies") {
+        word.truncate(word.len() - 3);
+        word.push('y');
+    } else if word.len() >= 2
+        && word.ends_with('s')
+        && !(word.ends_with("ss") || word.ends_with("us") || word.ends_with("is"))
+    {
+        word.pop();
     }
-    if word.ends_with("ss") || word.ends_with("us") || word.ends_with("is") || word.len() < 2 {
-        return word.to_owned();
-    }
-    word.strip_suffix('s').unwrap_or(word).to_owned()
 }
 
 /// Splits `CreateAPIKey` into `Create`, `API`, `Key`; underscores separate too.

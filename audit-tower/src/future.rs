@@ -233,7 +233,13 @@ fn on_response<B: http_body::Body>(
         let declared = content_length(&parts.headers).or(body.size_hint().exact());
         match capture_format(&parts.headers) {
             Some(format) if !strict => {
-                pending.capture_response(Capture::new(format, pending.shared.max_body, declared));
+                // A handler that returned a value (`#[audited]`) has set the
+                // response body already: nothing to copy, but the entry still
+                // waits for the end of the body, to tell if it was sent.
+                if !pending.scope.has_response_body() {
+                    let cap = pending.shared.max_body;
+                    pending.capture_response(Capture::new(format, cap, declared));
+                }
                 defer = true;
             }
             Some(_) => {}
