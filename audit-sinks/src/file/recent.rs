@@ -14,17 +14,22 @@ pub(crate) type IdSet = HashSet<Uuid, foldhash::fast::RandomState>;
 /// The ids of the last `capacity` entries written, oldest evicted first.
 ///
 /// Memory: about 40 bytes per id (the set and the queue), so 4 MB for the
-/// default window of 100 000.
+/// default window of 100 000: too large for the CPU's nearer caches, so
+/// every lookup is a trip to memory. The pipeline's ids are UUIDv7, which
+/// grow with time, so an id above the largest one ever remembered is new
+/// without a lookup; only the others are looked up.
 #[derive(Debug)]
 pub(crate) struct RecentIds {
     capacity: usize,
     set: IdSet,
     order: VecDeque<Uuid>,
+    /// The largest id ever remembered (evicted ones included).
+    max: Option<Uuid>,
 }
 
 impl RecentIds {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity, set: IdSet::default(), order: VecDeque::new() }
+        Self { capacity, set: IdSet::default(), order: VecDeque::new(), max: None }
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -36,7 +41,14 @@ impl RecentIds {
     }
 
     pub(crate) fn contains(&self, id: &Uuid) -> bool {
-        self.set.contains(id)
+        // Every remembered id is at most `max`.
+        self.max.is_some_and(|max| *id <= max) && self.set.contains(id)
+    }
+
+    fn raise_max(&mut self, id: Uuid) {
+        if self.max.is_none_or(|max| id > max) {
+            self.max = Some(id);
+        }
     }
 
     /// Remembers `id` as the newest, forgetting the oldest beyond capacity.
@@ -44,6 +56,7 @@ impl RecentIds {
         if self.capacity == 0 || !self.set.insert(id) {
             return;
         }
+        self.raise_max(id);
         self.order.push_back(id);
         while self.order.len() > self.capacity {
             if let Some(old) = self.order.pop_front() {
@@ -60,6 +73,7 @@ impl RecentIds {
                 break;
             }
             if self.set.insert(*id) {
+                self.raise_max(*id);
                 self.order.push_front(*id);
             }
         }
@@ -94,6 +108,22 @@ mod tests {
         // and the oldest is evicted first
         recent.insert(Uuid::from_u128(11));
         assert!(!recent.contains(&Uuid::from_u128(2)));
+    }
+
+    #[test]
+    fn ids_out_of_order_are_looked_up() {
+        let mut recent = RecentIds::new(2);
+        recent.insert(Uuid::from_u128(5));
+        recent.insert(Uuid::from_u128(3));
+        assert!(recent.contains(&Uuid::from_u128(3)) && recent.contains(&Uuid::from_u128(5)));
+        assert!(!recent.contains(&Uuid::from_u128(4)));
+        assert!(!recent.contains(&Uuid::from_u128(6)));
+        // Evicting the largest keeps it as the bound; lookups below it still work.
+        recent.insert(Uuid::from_u128(1));
+        assert!(!recent.contains(&Uuid::from_u128(5)));
+        assert!(recent.contains(&Uuid::from_u128(1)) && recent.contains(&Uuid::from_u128(3)));
+        recent.prepend(&[Uuid::from_u128(9)]);
+        assert!(!recent.contains(&Uuid::from_u128(9)), "no room: not remembered");
     }
 
     #[test]
