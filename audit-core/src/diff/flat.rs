@@ -38,7 +38,7 @@ use crate::Change;
 /// The deepest nesting the fast path follows.
 const MAX_FLAT_DEPTH: usize = 32;
 
-/// Buffers larger than this are not kept for the next call.
+/// Buffers larger than this (in bytes) are not kept for the next call.
 const KEEP_BYTES: usize = 64 * 1024;
 
 /// A step of a path: an object key (a range of [`Flat::text`]) or an index.
@@ -85,7 +85,12 @@ struct Flat {
 
 impl Flat {
     fn clear(&mut self) {
-        if self.text.capacity() > KEEP_BYTES {
+        let held = self.text.capacity()
+            + size_of::<Seg>() * (self.segs.capacity() + self.path.capacity())
+            + size_of::<Entry>() * self.entries.capacity()
+            + size_of::<(usize, usize)>() * self.keys.capacity()
+            + size_of::<usize>() * self.order.capacity();
+        if held > KEEP_BYTES {
             *self = Self::default();
         } else {
             self.text.clear();
