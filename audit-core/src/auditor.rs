@@ -575,8 +575,7 @@ impl AuditorBuilder {
             Sequencer::new(self.signing_key, self.checkpoints.clone(), self.service.clone());
         let genesis = sequencer.genesis()?;
         let chain_id = sequencer.chain_id();
-        // Every sink's queue takes the JSON made while hashing (see `payloads`).
-        let json = self.spool_dir.is_some() || !self.sinks.is_empty();
+        let json = self.spool_dir.is_some() || self.sinks.iter().any(|s| s.wants_json());
         let inner = Arc::new(Inner {
             service: self.service,
             redactor: self.redactor,
@@ -938,30 +937,32 @@ impl Inner {
     }
 
     /// What each sink's queue gets of an entry, in the order of the queues:
-    /// its JSON (the pipeline's bytes, else serialized now: chain entries),
-    /// shared by every queue. The entry itself is freed here, on the
-    /// recording thread; a sink that takes typed entries gets them parsed
-    /// from the JSON on its own worker (see [`OwnedBatch::new`]). Handing
-    /// the entry to the worker instead made glibc's allocator free its
-    /// fifty-odd blocks on another thread than the one that allocated them,
-    /// and the recording thread then waited on the allocator's lock: `record`
-    /// with a typed sink took 2.4 times as long as with a JSON sink
-    /// (`cargo bench -p audit-core --bench record -- per_entry`). Only if the
-    /// entry cannot be serialized (never, for an entry that was just hashed)
-    /// do typed sinks get the entry itself.
+    /// the JSON alone for sinks that need no typed entries (the pipeline's
+    /// bytes, else serialized now: chain entries), the entry for the others
+    /// (moved into the last of them, cloned for the rest). When no sink
+    /// takes the entry, it is freed here, on the recording thread, instead
+    /// of on a sink's worker.
     fn payloads(&self, event: AuditEvent, json: Option<Bytes>) -> Vec<Payload> {
-        let json_alone = match &json {
-            Some(bytes) => Some(JsonEntry { id: event.id, json: bytes.clone() }),
-            None => JsonEntry::encode(&event).ok(),
+        let json_alone = if self.queues.iter().any(|q| q.json_only) {
+            match &json {
+                Some(bytes) => Some(JsonEntry { id: event.id, json: bytes.clone() }),
+                None => JsonEntry::encode(&event).ok(),
+            }
+        } else {
+            None
         };
-        if let Some(entry) = json_alone {
-            return self.queues.iter().map(|_| Payload::Json(entry.clone())).collect();
-        }
-        let last = self.queues.len().saturating_sub(1);
+        let typed = |q: &SinkQueue| !q.json_only || json_alone.is_none();
+        let last_typed = self.queues.iter().rposition(|q| typed(q));
         let mut event = Some(event);
         let mut out = Vec::with_capacity(self.queues.len());
         for (i, q) in self.queues.iter().enumerate() {
-            let entry = if i == last { event.take() } else { event.clone() };
+            if !typed(q)
+                && let Some(entry) = &json_alone
+            {
+                out.push(Payload::Json(entry.clone()));
+                continue;
+            }
+            let entry = if Some(i) == last_typed { event.take() } else { event.clone() };
             if let Some(entry) = entry {
                 let json = if q.wants_json { json.clone() } else { None };
                 out.push(Payload::Entry { event: Box::new(entry), json });
@@ -1092,8 +1093,7 @@ enum Payload {
     /// The typed entry, with `serde_json::to_vec` of it when the pipeline has
     /// it and the sink wants it (see [`EncodedBatch`]).
     Entry { event: Box<AuditEvent>, json: Option<Bytes> },
-    /// The JSON alone: typed sinks get their entries parsed from it on
-    /// their worker.
+    /// The JSON alone, for a sink whose `wants_entries()` is `false`.
     Json(JsonEntry),
 }
 

@@ -29,11 +29,9 @@ use crate::AuditEvent;
 /// serde_json's (floats, astral-plane keys); [`EncodedBatch::write_json`]
 /// serializes those.
 ///
-/// The pipeline queues only each entry's bytes, and frees the entry itself
-/// on the thread that recorded it. A sink whose [`Sink::wants_entries`] is
-/// `false` gets batches of JSON alone ([`EncodedBatch::entries`] is `None`);
-/// the others get the entries parsed from that JSON on their worker, with
-/// the JSON beside them.
+/// A sink whose [`Sink::wants_entries`] is `false` gets batches of JSON
+/// alone ([`EncodedBatch::entries`] is `None`): the pipeline then frees each
+/// entry on the thread that recorded it and queues only its bytes.
 #[derive(Debug, Clone, Copy)]
 pub struct EncodedBatch<'a> {
     repr: Repr<'a>,
@@ -193,12 +191,11 @@ pub trait Sink: Send + Sync + fmt::Debug + 'static {
     }
 
     /// Whether [`Sink::write_encoded`] reads the typed entries (default
-    /// `true`). The pipeline queues each entry's JSON for every sink; for a
-    /// sink that reads entries, its worker parses them back from the JSON
-    /// before each batch (on the sink's thread, not the caller's). A sink
-    /// that writes only each entry's JSON and id returns `false` (with
-    /// [`Sink::wants_json`] `true`) and spares that work: its batches come as
-    /// [`EncodedBatch::from_json`].
+    /// `true`). A sink that writes only each entry's JSON and id returns
+    /// `false` (with [`Sink::wants_json`] `true`): the pipeline then queues
+    /// only the JSON for it, so an entry's memory is freed on the thread that
+    /// recorded it instead of on the sink's worker, and less memory waits in
+    /// its queue. Its batches come as [`EncodedBatch::from_json`].
     fn wants_entries(&self) -> bool {
         true
     }
