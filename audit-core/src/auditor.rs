@@ -948,7 +948,11 @@ impl Inner {
     /// (moved into the last of them, cloned for the rest). When no sink
     /// takes the entry, it is freed here, on the recording thread, instead
     /// of on a sink's worker.
-    fn payloads(&self, event: AuditEvent, json: Option<Bytes>) -> Vec<Payload> {
+    fn payloads(
+        &self,
+        event: AuditEvent,
+        json: Option<Bytes>,
+    ) -> impl Iterator<Item = Payload> + Send + '_ {
         let json_alone = if self.queues.iter().any(|q| q.json_only) {
             match &json {
                 Some(bytes) => Some(JsonEntry { id: event.id, json: bytes.clone() }),
@@ -957,24 +961,21 @@ impl Inner {
         } else {
             None
         };
-        let typed = |q: &SinkQueue| !q.json_only || json_alone.is_none();
+        let no_json_alone = json_alone.is_none();
+        let typed = move |q: &SinkQueue| !q.json_only || no_json_alone;
         let last_typed = self.queues.iter().rposition(|q| typed(q));
-        let mut event = Some(event);
-        let mut out = Vec::with_capacity(self.queues.len());
-        for (i, q) in self.queues.iter().enumerate() {
+        // Freed now when no sink takes it (not only when the caller is done).
+        let mut event = last_typed.map(|_| event);
+        self.queues.iter().enumerate().filter_map(move |(i, q)| {
             if !typed(q)
                 && let Some(entry) = &json_alone
             {
-                out.push(Payload::Json(entry.clone()));
-                continue;
+                return Some(Payload::Json(entry.clone()));
             }
-            let entry = if Some(i) == last_typed { event.take() } else { event.clone() };
-            if let Some(entry) = entry {
-                let json = if q.wants_json { json.clone() } else { None };
-                out.push(Payload::Entry { event: Box::new(entry), json });
-            }
-        }
-        out
+            let entry = if Some(i) == last_typed { event.take() } else { event.clone() }?;
+            let json = if q.wants_json { json.clone() } else { None };
+            Some(Payload::Entry { event: Box::new(entry), json })
+        })
     }
 
     /// Dispatch for when queues are known to have room (genesis at build).

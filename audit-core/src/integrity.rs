@@ -387,8 +387,8 @@ fn hash_canonical<R>(
             // Do not keep a buffer from one huge entry around.
             *buf = Vec::new();
         }
-        // Hex digits are ASCII.
-        let hash = String::from_utf8_lossy(&hex).into_owned();
+        // Hex digits are ASCII, one char each.
+        let hash: String = hex.iter().copied().map(char::from).collect();
         Ok((digest, hash, also))
     })
 }

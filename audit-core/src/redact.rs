@@ -264,7 +264,7 @@ impl Redactor {
                 }
                 // The path is documented to be without its query; if one
                 // slipped in anyway, it is redacted like the query.
-                if http.path.contains('?') {
+                if memchr::memchr(b'?', http.path.as_bytes()).is_some() {
                     http.path = self.redact_url(&http.path);
                 }
                 if let Some(body) = &mut http.body {
@@ -417,6 +417,7 @@ impl Redactor {
     }
 
     /// Whether a normalized name matches a key pattern.
+    #[inline]
     fn key_matches(&self, normalized: &[u8]) -> bool {
         match &self.key_automaton {
             Some(automaton) => {
@@ -520,6 +521,14 @@ impl Redactor {
 
     /// Replaces a value under a sensitive key.
     fn replace_sensitive(&self, slot: &mut Value) {
+        if self.hmac.is_none()
+            && let Value::String(secret) = slot
+        {
+            // In place: the secret's own buffer takes the marker.
+            secret.clear();
+            secret.push_str(REDACTED);
+            return;
+        }
         let masked = self.mask_value(slot);
         replace(slot, masked);
     }
@@ -792,6 +801,7 @@ impl Pattern {
     }
 
     /// Whether an already normalized name matches.
+    #[inline]
     fn matches(&self, name: &[u8]) -> bool {
         let pattern = self.normalized.as_bytes();
         if self.glob {
@@ -799,7 +809,7 @@ impl Pattern {
         } else {
             match self.kind {
                 MatchKind::Whole => name == pattern,
-                MatchKind::Contains => memchr::memmem::find(name, pattern).is_some(),
+                MatchKind::Contains => contains_bytes(name, pattern),
             }
         }
     }
@@ -813,28 +823,140 @@ impl fmt::Debug for PatternList<'_> {
     }
 }
 
-/// The plain key patterns as one deterministic automaton, read byte by byte
-/// (no prefilter: keys are a few bytes long, and setting up a search would
-/// cost more than the search).
-struct KeyAutomaton(aho_corasick::dfa::DFA);
+/// The plain key patterns as one deterministic automaton.
+///
+/// aho-corasick builds it; for ASCII names (nearly all keys, headers and
+/// parameters) it is then read from a table of its own where the
+/// normalization is folded into the byte classes: a separator leaves the
+/// state as it is, an upper-case letter moves like its lower-case one, and a
+/// non-ASCII byte stops the walk (the name is then normalized first, with
+/// Unicode's lower-casing, and given to aho-corasick's automaton). So a key
+/// is decided in one pass over its bytes, one table load per byte, with no
+/// copy. No prefilter: keys are a few bytes long, and setting up a search
+/// would cost more than the search.
+struct KeyAutomaton {
+    dfa: aho_corasick::dfa::DFA,
+    folded: Option<FoldedTable>,
+}
+
+/// [`KeyAutomaton`]'s table for ASCII input. States are numbered
+/// premultiplied by the number of classes, so that a step is
+/// `next[state + class[byte]]`.
+struct FoldedTable {
+    class: [u8; 256],
+    next: Box<[u16]>,
+    start: u16,
+}
+
+impl FoldedTable {
+    /// A transition into a state where some pattern ends.
+    const MATCH: u16 = u16::MAX;
+    /// A non-ASCII byte.
+    const BAIL: u16 = u16::MAX - 1;
+    /// Class of the separators, which do not move the automaton.
+    const SKIP: u8 = 0;
+    /// Class of the non-ASCII bytes.
+    const NON_ASCII: u8 = 1;
+    /// Class of the ASCII bytes that are in no pattern.
+    const OTHER: u8 = 2;
+
+    /// `None` when the automaton has too many states for 16-bit numbers
+    /// (patterns of thousands of bytes); aho-corasick's is used then.
+    fn new(dfa: &aho_corasick::dfa::DFA, patterns: &[&str]) -> Option<Self> {
+        use aho_corasick::Anchored;
+        use aho_corasick::automaton::Automaton as _;
+        // Classes: the separators, the non-ASCII bytes, every other ASCII
+        // byte that no pattern has (each leads back to the start), then one
+        // per ASCII byte of the (normalized, so lower-case) patterns.
+        let mut class = [Self::OTHER; 256];
+        let mut reps: Vec<u8> = Vec::new();
+        for &b in patterns.iter().flat_map(|p| p.as_bytes()) {
+            if b.is_ascii() && class[usize::from(b)] == Self::OTHER {
+                reps.push(b);
+                class[usize::from(b)] = u8::try_from(reps.len() + 2).ok()?;
+            }
+        }
+        for b in 0..=255u8 {
+            if matches!(b, b'_' | b'-' | b'.' | b' ') {
+                class[usize::from(b)] = Self::SKIP;
+            } else if !b.is_ascii() {
+                class[usize::from(b)] = Self::NON_ASCII;
+            } else if b.is_ascii_uppercase() {
+                class[usize::from(b)] = class[usize::from(b.to_ascii_lowercase())];
+            }
+        }
+        let stride = reps.len() + 3;
+        let start = dfa.start_state(Anchored::No).ok()?;
+        // Breadth-first over the states reachable from the start by ASCII
+        // bytes; a match ends the walk, so match states need no row.
+        let mut ids = std::collections::HashMap::new();
+        let mut order = vec![start];
+        ids.insert(start, 0u16);
+        let mut next: Vec<u16> = Vec::new();
+        let mut i = 0;
+        while let Some(&sid) = order.get(i) {
+            let row = next.len();
+            next.resize(row + stride, Self::BAIL);
+            next[row + usize::from(Self::SKIP)] = u16::try_from(row).ok()?;
+            next[row + usize::from(Self::OTHER)] = 0;
+            for (k, &b) in reps.iter().enumerate() {
+                let to = dfa.next_state(Anchored::No, sid, b);
+                let id = if dfa.is_match(to) {
+                    Self::MATCH
+                } else if let Some(&id) = ids.get(&to) {
+                    id
+                } else {
+                    let id =
+                        u16::try_from(order.len() * stride).ok().filter(|&id| id < Self::BAIL)?;
+                    ids.insert(to, id);
+                    order.push(to);
+                    id
+                };
+                next[row + k + 3] = id;
+            }
+            i += 1;
+        }
+        Some(Self { class, next: next.into_boxed_slice(), start: 0 })
+    }
+
+    /// Whether `name`, normalized, contains a pattern; `None` at a
+    /// non-ASCII byte.
+    #[inline]
+    fn contains(&self, name: &[u8]) -> Option<bool> {
+        let mut state = self.start;
+        for &b in name {
+            state = self.next[usize::from(state) + usize::from(self.class[usize::from(b)])];
+            if state >= Self::BAIL {
+                return (state == Self::MATCH).then_some(true);
+            }
+        }
+        Some(false)
+    }
+}
 
 impl KeyAutomaton {
     /// `None` only for patterns far beyond any realistic size; they then
     /// stay checked one by one.
     fn new(patterns: &[&str]) -> Option<Self> {
-        aho_corasick::dfa::DFA::builder()
+        let dfa = aho_corasick::dfa::DFA::builder()
             .match_kind(aho_corasick::MatchKind::Standard)
             .start_kind(aho_corasick::StartKind::Unanchored)
             .prefilter(false)
             .build(patterns)
-            .ok()
-            .map(Self)
+            .ok()?;
+        let folded = FoldedTable::new(&dfa, patterns);
+        Some(Self { dfa, folded })
     }
 
-    /// Whether the normalized form of an ASCII `name` contains a pattern:
-    /// lowercased, separators skipped, as the bytes are read. `None` when
-    /// `name` is not ASCII (normalization is Unicode-aware then).
+    /// Whether the normalized form of `name` contains a pattern, decided
+    /// while the bytes are read. `None` when `name` is not ASCII (the
+    /// normalization is Unicode-aware then) and no pattern was found before
+    /// its first non-ASCII byte.
+    #[inline]
     fn contains(&self, name: &[u8]) -> Option<bool> {
+        if let Some(table) = &self.folded {
+            return table.contains(name);
+        }
         if !name.is_ascii() {
             return None;
         }
@@ -847,13 +969,17 @@ impl KeyAutomaton {
 
     /// Whether already normalized bytes (any UTF-8) contain a pattern.
     fn contains_exact(&self, normalized: &[u8]) -> bool {
-        self.finds(normalized.iter().copied())
+        // Normalized ASCII reads the same through the folded table.
+        match self.folded.as_ref().and_then(|t| t.contains(normalized)) {
+            Some(found) => found,
+            None => self.finds(normalized.iter().copied()),
+        }
     }
 
-    /// Runs the automaton over `bytes`, stopping at the first match.
+    /// Runs aho-corasick's automaton over `bytes`, stopping at the first match.
     fn finds(&self, bytes: impl Iterator<Item = u8>) -> bool {
         use aho_corasick::automaton::Automaton as _;
-        let dfa = &self.0;
+        let dfa = &self.dfa;
         let Ok(mut sid) = dfa.start_state(aho_corasick::Anchored::No) else { return false };
         for b in bytes {
             sid = dfa.next_state(aho_corasick::Anchored::No, sid, b);
@@ -888,6 +1014,19 @@ fn normalize(name: &str) -> String {
         .filter(|c| !matches!(c, '_' | '-' | '.' | ' '))
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// Whether `haystack` contains `needle`: compared in place for the short
+/// names matched here, where setting up `memmem`'s searcher would cost
+/// more than the search.
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    if needle.is_empty() {
+        true
+    } else if haystack.len() <= 64 {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    } else {
+        memchr::memmem::find(haystack, needle).is_some()
+    }
 }
 
 /// Whether `text` matches `pattern` whole, where `*` matches any run of bytes.
@@ -1124,6 +1263,36 @@ mod tests {
                 .iter()
                 .any(|p| memchr::memmem::find(normalized.as_bytes(), p.normalized.as_bytes()).is_some());
             proptest::prop_assert_eq!(r.is_sensitive_key(&key), reference, "{}", key);
+        }
+
+        /// The same over any printable ASCII, with pieces of the patterns
+        /// mixed in (the folded table sends a byte no pattern has back to
+        /// the start, and skips separators in the middle of a pattern), and
+        /// for already normalized names, which headers and query parameters
+        /// are checked as.
+        #[test]
+        fn the_folded_table_agrees_with_normalize_then_contains(
+            key in "([ -~]|pass|wor|d|to|k|en|api|Key|cvv|_|-|sec|ret|jwt|cook|ie){0,16}"
+        ) {
+            let r = Redactor::builder().key("x*secret").key("ssn").build();
+            let plain = Redactor::default();
+            let normalized = normalize(&key);
+            let reference = |r: &Redactor| {
+                r.keys.iter().filter(|p| !p.glob).any(|p| {
+                    memchr::memmem::find(normalized.as_bytes(), p.normalized.as_bytes()).is_some()
+                })
+            };
+            let automaton = plain.key_automaton.as_ref().expect("automaton");
+            proptest::prop_assert!(automaton.folded.is_some());
+            proptest::prop_assert_eq!(plain.is_sensitive_key(&key), reference(&plain), "{}", key);
+            proptest::prop_assert_eq!(
+                automaton.contains_exact(normalized.as_bytes()),
+                reference(&plain),
+                "{}",
+                key
+            );
+            let glob = normalized.starts_with('x') && normalized.ends_with("secret");
+            proptest::prop_assert_eq!(r.is_sensitive_key(&key), reference(&r) || glob, "{}", key);
         }
     }
 
