@@ -576,12 +576,15 @@ impl AuditorBuilder {
         let genesis = sequencer.genesis()?;
         let chain_id = sequencer.chain_id();
         let json = self.spool_dir.is_some() || self.sinks.iter().any(|s| s.wants_json());
+        let lend = json && queues.iter().all(|q| q.json_only);
+        let core =
+            Core { sequencer, wal, service: self.service.clone(), description: String::new() };
         let inner = Arc::new(Inner {
             service: self.service,
             redactor: self.redactor,
             delivery: self.delivery,
             strict_timeout: self.strict_timeout,
-            core: tokio::sync::Mutex::new(Core { sequencer, wal }),
+            core: tokio::sync::Mutex::new(core),
             queues,
             workers: Mutex::new(Vec::new()),
             recorded: AtomicU64::new(0),
@@ -591,6 +594,7 @@ impl AuditorBuilder {
             shut_down: AtomicBool::new(false),
             spool_dir: self.spool_dir,
             json,
+            lend,
         });
         {
             // Nobody else can hold the lock yet.
@@ -673,7 +677,7 @@ impl Auditor {
             return Err(RecordError::Shutdown);
         }
         let mut event = event.into();
-        inner.enrich(&mut event);
+        inner.enrich(&mut event, inner.lend);
         inner.redactor.redact_event(&mut event);
 
         // Strict callers never wait for room: not behind the lock (held by a
@@ -701,7 +705,7 @@ impl Auditor {
             }
         }
         // The JSON made while hashing, for the sinks that write JSON.
-        let (json, json_len) = core.sequencer.seal_encoded(&mut event, inner.json)?;
+        let (json, json_len) = core.seal(&mut event, inner.json, inner.lend)?;
         let seq = core.sequencer.next_seq() - 1;
         let id = event.id;
         let chain = core.sequencer.chain_id();
@@ -834,9 +838,56 @@ impl From<AuditEventBuilder> for AuditEvent {
     }
 }
 
+/// The state that recording serializes on.
+///
+/// `service` and `description` are lent to entries bound only for sinks
+/// that take their JSON ([`Inner::lend`]): moved into the entry for its
+/// serialization and taken back, with the sequencer's `chain` strings,
+/// instead of a copy being made for every entry and freed right after.
 struct Core {
     sequencer: Sequencer,
     wal: Option<Wal>,
+    service: ServiceInfo,
+    description: String,
+}
+
+impl Core {
+    /// Seals `event` (see [`Sequencer::seal_encoded`]), lending it the
+    /// service and its default description when it lacks them and `lend`
+    /// is set; they are taken back when its JSON was made, and copied into
+    /// it otherwise (the entry then goes on as it is).
+    fn seal(
+        &mut self,
+        event: &mut AuditEvent,
+        want_json: bool,
+        lend: bool,
+    ) -> Result<(Option<Bytes>, usize), IntegrityError> {
+        let lent_service = lend && event.service.is_empty();
+        if lent_service {
+            std::mem::swap(&mut event.service, &mut self.service);
+        }
+        let lent_description = lend && event.description.is_empty();
+        if lent_description {
+            self.description.clear();
+            event.write_default_description(&mut self.description);
+            std::mem::swap(&mut event.description, &mut self.description);
+        }
+        let sealed = self.sequencer.seal_encoded(event, want_json, lend);
+        let kept = !matches!(sealed, Ok((Some(_), _)));
+        if lent_service {
+            std::mem::swap(&mut event.service, &mut self.service);
+            if kept {
+                event.service.clone_from(&self.service);
+            }
+        }
+        if lent_description {
+            std::mem::swap(&mut event.description, &mut self.description);
+            if kept {
+                event.description.clone_from(&self.description);
+            }
+        }
+        sealed
+    }
 }
 
 struct Inner {
@@ -855,10 +906,17 @@ struct Inner {
     spool_dir: Option<PathBuf>,
     /// Whether the spool or a sink uses the entries' JSON (kept from hashing).
     json: bool,
+    /// Whether every sink takes the JSON alone, so that an entry whose JSON
+    /// is made while hashing is only serialized, then freed: the fields the
+    /// pipeline adds are then lent to it (see [`Core`]).
+    lend: bool,
 }
 
 impl Inner {
-    fn enrich(&self, event: &mut AuditEvent) {
+    /// Gives an entry its id and time, and unless `lend` is set (they are
+    /// then lent to it while sealing, see [`Core::seal`]) the service and
+    /// its default description.
+    fn enrich(&self, event: &mut AuditEvent, lend: bool) {
         if event.id.is_nil() {
             event.id = Uuid::now_v7();
         }
@@ -866,11 +924,13 @@ impl Inner {
             event.time = OffsetDateTime::now_utc();
         }
         event.time = rfc3339_micros::truncate(event.time);
-        if event.service.is_empty() {
-            event.service = self.service.clone();
-        }
-        if event.description.is_empty() {
-            event.description = event.default_description();
+        if !lend {
+            if event.service.is_empty() {
+                event.service = self.service.clone();
+            }
+            if event.description.is_empty() {
+                event.description = event.default_description();
+            }
         }
         // The chain is the sequencer's to set.
         event.chain = None;

@@ -107,6 +107,14 @@ impl AuditEvent {
     /// The one-sentence description derived from actor, action and resource,
     /// used when the application gives none: `alice@example.com updated project p_42`.
     pub fn default_description(&self) -> String {
+        // One allocation, sized for a typical sentence.
+        let mut out = String::with_capacity(96);
+        self.write_default_description(&mut out);
+        out
+    }
+
+    /// [`default_description`](Self::default_description), appended to `out`.
+    pub(crate) fn write_default_description(&self, out: &mut String) {
         let verb = match self.action {
             Action::Create => "created",
             Action::Read => "read",
@@ -114,19 +122,17 @@ impl AuditEvent {
             Action::Delete => "deleted",
             Action::Other => "performed",
         };
-        // One allocation, sized for a typical sentence, and pieces pushed
-        // without the formatting machinery (a tenth of `record`'s
-        // own cost when it went through `write!`).
-        let mut out = String::with_capacity(96);
+        // Pieces pushed without the formatting machinery (a tenth of
+        // `record`'s own cost when it went through `write!`).
         let push_all =
             |out: &mut String, pieces: &[&str]| pieces.iter().for_each(|p| out.push_str(p));
-        push_all(&mut out, &self.actor.display_pieces());
+        push_all(out, &self.actor.display_pieces());
         out.push(' ');
         out.push_str(verb);
         match (self.action, self.resource.first()) {
             (Action::Other, Some(r)) => {
-                push_all(&mut out, &[" ", &self.event, " on "]);
-                push_all(&mut out, &r.display_pieces());
+                push_all(out, &[" ", &self.event, " on "]);
+                push_all(out, &r.display_pieces());
             }
             (Action::Other, None) => {
                 out.push(' ');
@@ -134,7 +140,7 @@ impl AuditEvent {
             }
             (_, Some(r)) => {
                 out.push(' ');
-                push_all(&mut out, &r.display_pieces());
+                push_all(out, &r.display_pieces());
             }
             (_, None) => {
                 out.push(' ');
@@ -147,7 +153,6 @@ impl AuditEvent {
             Outcome::Denied => out.push_str(" (denied)"),
             Outcome::Cancelled => out.push_str(" (cancelled)"),
         }
-        out
     }
 }
 

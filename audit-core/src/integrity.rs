@@ -279,7 +279,19 @@ fn serde_json_output_is_canonical(event: &AuditEvent) -> bool {
 ///
 /// The entry's own `chain.hash`, if set, is ignored.
 pub fn compute_hash(prev: &str, event: &AuditEvent) -> Result<String, IntegrityError> {
-    hash_canonical(&decode_hash(prev)?, event, |_| ()).map(|(_, hash, ())| hash)
+    hash_canonical(&decode_hash(prev)?, event, |_| ()).map(|(_, hex, ())| hex_string(&hex))
+}
+
+/// A hash's hex digits as a `String`.
+fn hex_string(hex: &[u8; HASH_HEX_LEN]) -> String {
+    let mut out = String::with_capacity(HASH_HEX_LEN);
+    push_hex(&mut out, hex);
+    out
+}
+
+/// Appends a hash's hex digits (ASCII, one char each) to `out`.
+fn push_hex(out: &mut String, hex: &[u8; HASH_HEX_LEN]) {
+    out.extend(hex.iter().copied().map(char::from));
 }
 
 fn decode_hash(hex_hash: &str) -> Result<[u8; 32], IntegrityError> {
@@ -330,7 +342,7 @@ fn hash_canonical<R>(
     prev: &[u8; 32],
     event: &AuditEvent,
     also: impl FnOnce(Option<&[u8]>) -> R,
-) -> Result<([u8; 32], String, R), IntegrityError> {
+) -> Result<([u8; 32], [u8; HASH_HEX_LEN], R), IntegrityError> {
     thread_local! {
         // Serializing into one reused buffer and hashing it in a few calls is
         // about twice as fast as feeding serde's many small writes to SHA-256.
@@ -387,9 +399,7 @@ fn hash_canonical<R>(
             // Do not keep a buffer from one huge entry around.
             *buf = Vec::new();
         }
-        // Hex digits are ASCII, one char each.
-        let hash: String = hex.iter().copied().map(char::from).collect();
-        Ok((digest, hash, also))
+        Ok((digest, hex, also))
     })
 }
 
@@ -400,7 +410,7 @@ fn hash_without_field<R>(
     prev: &[u8; 32],
     event: &AuditEvent,
     also: impl FnOnce(Option<&[u8]>) -> R,
-) -> Result<([u8; 32], String, R), IntegrityError> {
+) -> Result<([u8; 32], [u8; HASH_HEX_LEN], R), IntegrityError> {
     let mut copy = event.clone();
     if let Some(link) = copy.chain.as_mut() {
         link.hash.clear();
@@ -762,6 +772,9 @@ pub struct Sequencer {
     prev: String,
     /// `prev` as bytes, as it is hashed.
     prev_bytes: [u8; 32],
+    /// A buffer for the next entry's `chain.hash`, taken back from entries
+    /// that are only serialized (see [`Sequencer::seal_encoded`]).
+    spare_hash: String,
     /// Where the JSON of sealed entries is put: one allocation shared by
     /// many entries instead of one each.
     json_arena: BytesMut,
@@ -781,6 +794,7 @@ impl Sequencer {
             next_seq: 0,
             prev: ZERO_HASH.to_owned(),
             prev_bytes: [0; 32],
+            spare_hash: String::new(),
             json_arena: BytesMut::new(),
             signer,
             policy,
@@ -863,7 +877,7 @@ impl Sequencer {
     }
 
     fn seal_unchecked(&mut self, event: &mut AuditEvent) -> Result<(), IntegrityError> {
-        self.seal_encoded(event, false).map(drop)
+        self.seal_encoded(event, false, false).map(drop)
     }
 
     /// Seals an entry like [`Sequencer::seal`] and, when `want_json` is set
@@ -871,41 +885,65 @@ impl Sequencer {
     /// the sealed entry's JSON (`serde_json::to_vec` of it, byte for byte),
     /// made from the bytes that were hashed instead of serializing again;
     /// and the length of its canonical form either way.
+    ///
+    /// With `lend` set, the caller needs only that JSON: when it is
+    /// returned, the strings of the entry's `chain.prev` and `chain.hash`
+    /// are taken back (left empty) to serve the next entry, instead of a new
+    /// pair being allocated for every entry and freed with it.
     pub(crate) fn seal_encoded(
         &mut self,
         event: &mut AuditEvent,
         want_json: bool,
+        lend: bool,
     ) -> Result<(Option<Bytes>, usize), IntegrityError> {
         // Sealed with a placeholder hash of the right length, which
         // `hash_canonical` leaves out and then overwrites in the JSON.
+        let mut placeholder = std::mem::take(&mut self.spare_hash);
+        placeholder.clear();
+        placeholder.push_str(ZERO_HASH);
         event.chain = Some(ChainLink {
             id: self.chain_id,
             seq: self.next_seq,
-            prev: self.prev.clone(),
-            hash: ZERO_HASH.to_owned(),
+            prev: std::mem::take(&mut self.prev),
+            hash: placeholder,
         });
         let arena = &mut self.json_arena;
-        let (digest, hash, (json, len)) =
-            hash_canonical(&self.prev_bytes, event, |json| match json {
-                Some(json) if want_json => {
-                    if arena.capacity() < json.len() {
-                        *arena = BytesMut::with_capacity(JSON_ARENA_CHUNK.max(json.len()));
-                    }
-                    arena.extend_from_slice(json);
-                    (Some(arena.split().freeze()), json.len())
+        let sealed = hash_canonical(&self.prev_bytes, event, |json| match json {
+            Some(json) if want_json => {
+                if arena.capacity() < json.len() {
+                    *arena = BytesMut::with_capacity(JSON_ARENA_CHUNK.max(json.len()));
                 }
-                json => (None, json.map_or(0, <[u8]>::len)),
-            })
-            .inspect_err(|_| event.chain = None)?;
+                arena.extend_from_slice(json);
+                (Some(arena.split().freeze()), json.len())
+            }
+            json => (None, json.map_or(0, <[u8]>::len)),
+        });
+        let (digest, hex, (json, len)) = match sealed {
+            Ok(sealed) => sealed,
+            Err(e) => {
+                if let Some(link) = event.chain.take() {
+                    self.prev = link.prev;
+                    self.spare_hash = link.hash;
+                }
+                return Err(e);
+            }
+        };
         if let Some(link) = event.chain.as_mut() {
-            link.hash.clone_from(&hash);
+            link.hash.clear();
+            push_hex(&mut link.hash, &hex);
         }
         debug_assert!(
             json.as_ref().is_none_or(|j| *j == serde_json::to_vec(&*event).unwrap_or_default()),
             "the JSON made while hashing differs from serde_json's"
         );
+        match event.chain.as_mut() {
+            Some(link) if lend && json.is_some() => {
+                self.prev = std::mem::take(&mut link.hash);
+                self.spare_hash = std::mem::take(&mut link.prev);
+            }
+            _ => self.prev = hex_string(&hex),
+        }
         self.prev_bytes = digest;
-        self.prev = hash;
         self.next_seq += 1;
         self.since_checkpoint += 1;
         Ok((json, len))
