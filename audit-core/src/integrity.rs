@@ -2073,6 +2073,35 @@ mod tests {
     }
 
     #[test]
+    fn a_lent_chain_is_taken_back_only_when_the_json_was_made() {
+        let mut seq = Sequencer::new(None, CheckpointPolicy::default(), ServiceInfo::new("s"));
+        let genesis = seq.genesis().unwrap();
+        let mut prev = genesis.chain.unwrap().hash;
+        for i in 0..4 {
+            let mut plain = AuditEvent::builder("project.update").metadata("i", i).build();
+            let (json, _) = seq.seal_encoded(&mut plain, true, true).unwrap();
+            let line: AuditEvent = serde_json::from_slice(&json.expect("plain JSON")).unwrap();
+            let link = line.chain.clone().unwrap();
+            assert_eq!(link.prev, prev, "entry {i} links to the one before");
+            assert_eq!(link.hash, compute_hash(&link.prev, &line).unwrap());
+            let lent = plain.chain.unwrap();
+            assert!(lent.prev.is_empty() && lent.hash.is_empty(), "taken back: {lent:?}");
+            prev = link.hash;
+        }
+        // No JSON made (a float: the general canonicalizer): the entry keeps
+        // its chain, and the next one still links to it.
+        let mut float = event_with_metadata();
+        let (json, _) = seq.seal_encoded(&mut float, true, true).unwrap();
+        assert!(json.is_none());
+        let kept = float.chain.clone().unwrap();
+        assert_eq!(kept.prev, prev);
+        assert_eq!(kept.hash, compute_hash(&kept.prev, &float).unwrap());
+        let mut next = AuditEvent::builder("project.update").build();
+        seq.seal_encoded(&mut next, false, false).unwrap();
+        assert_eq!(next.chain.unwrap().prev, kept.hash);
+    }
+
+    #[test]
     fn the_entrys_own_hash_never_changes_its_hash() {
         // A plain entry (hashed around the field) and one with floats (hashed
         // through the general canonicalizer), with every kind of stored hash
@@ -2084,7 +2113,7 @@ mod tests {
         for (mut e, is_plain) in [(plain, true), (event_with_metadata(), false)] {
             let mut seq = Sequencer::new(None, CheckpointPolicy::default(), ServiceInfo::new("s"));
             seq.genesis().unwrap();
-            let (json, _) = seq.seal_encoded(&mut e, true).unwrap();
+            let (json, _) = seq.seal_encoded(&mut e, true, false).unwrap();
             let sealed = e.chain.clone().unwrap();
             let expected = compute_hash(&sealed.prev, &e).unwrap();
             assert_eq!(sealed.hash, expected);
