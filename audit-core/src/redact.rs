@@ -90,8 +90,9 @@
 //! # Depth
 //!
 //! JSON built by code can be nested arbitrarily deep. The redactor walks at
-//! most [`DEFAULT_MAX_DEPTH`] levels (see [`RedactorBuilder::max_depth`])
-//! without recursion; a container nested deeper is replaced wholesale by
+//! most [`DEFAULT_MAX_DEPTH`] levels (see [`RedactorBuilder::max_depth`],
+//! never more than [`MAX_DEPTH_LIMIT`], so its recursion is bounded whatever
+//! the input); a container nested deeper is replaced wholesale by
 //! [`TOO_DEEP`] (`"[REDACTED: too deep]"`). So after redaction no JSON value in
 //! an entry is deeper than the limit, and every sink can serialize it and read
 //! it back.
@@ -315,18 +316,7 @@ impl Redactor {
             replace(value, Value::String(TOO_DEEP.to_owned()));
             return;
         }
-        let mut stack = vec![(value, 0usize)];
-        while let Some((value, depth)) = stack.pop() {
-            match value {
-                Value::Object(map) => self.visit_entries(map, depth, &mut stack),
-                Value::Array(items) => {
-                    for item in items {
-                        self.visit_child(item, depth + 1, &mut stack);
-                    }
-                }
-                _ => {}
-            }
-        }
+        self.walk(value, 0);
     }
 
     /// Redacts the values of sensitive headers in place (names are matched
@@ -534,53 +524,46 @@ impl Redactor {
     }
 
     fn redact_map(&self, map: &mut Map<String, Value>, depth: usize) {
-        let mut stack = Vec::new();
-        self.visit_entries(map, depth, &mut stack);
-        while let Some((value, depth)) = stack.pop() {
-            match value {
-                Value::Object(map) => self.visit_entries(map, depth, &mut stack),
-                Value::Array(items) => {
-                    for item in items {
-                        self.visit_child(item, depth + 1, &mut stack);
-                    }
+        self.visit_entries(map, depth);
+    }
+
+    /// Redacts a container at `depth` (below the limit): recursion that
+    /// the depth limit bounds (at most [`MAX_DEPTH_LIMIT`] frames), and
+    /// that needs no allocation, unlike a stack of its own.
+    fn walk(&self, value: &mut Value, depth: usize) {
+        match value {
+            Value::Object(map) => self.visit_entries(map, depth),
+            Value::Array(items) => {
+                for item in items {
+                    self.visit_child(item, depth + 1);
                 }
-                _ => {}
             }
+            _ => {}
         }
     }
 
     /// Handles the entries of an object at `depth`: masks sensitive keys and
-    /// queues the other containers.
-    fn visit_entries<'a>(
-        &self,
-        map: &'a mut Map<String, Value>,
-        depth: usize,
-        stack: &mut Vec<(&'a mut Value, usize)>,
-    ) {
+    /// walks the other containers.
+    fn visit_entries(&self, map: &mut Map<String, Value>, depth: usize) {
         for (key, child) in map.iter_mut() {
             if self.is_sensitive_key(key) {
                 self.replace_sensitive(child);
             } else {
-                self.visit_child(child, depth + 1, stack);
+                self.visit_child(child, depth + 1);
             }
         }
     }
 
-    /// Queues a container at `depth` for walking, or replaces it if it is
-    /// nested too deeply.
-    fn visit_child<'a>(
-        &self,
-        child: &'a mut Value,
-        depth: usize,
-        stack: &mut Vec<(&'a mut Value, usize)>,
-    ) {
+    /// Walks a container at `depth`, or replaces it if it is nested too
+    /// deeply.
+    fn visit_child(&self, child: &mut Value, depth: usize) {
         if !is_container(child) {
             return;
         }
         if depth >= self.max_depth {
             replace(child, Value::String(TOO_DEEP.to_owned()));
         } else {
-            stack.push((child, depth));
+            self.walk(child, depth);
         }
     }
 
