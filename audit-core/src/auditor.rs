@@ -1013,27 +1013,41 @@ impl Inner {
         event: AuditEvent,
         json: Option<Bytes>,
     ) -> impl Iterator<Item = Payload> + Send + '_ {
-        let json_alone = if self.queues.iter().any(|q| q.json_only) {
-            match &json {
-                Some(bytes) => Some(JsonEntry { id: event.id, json: bytes.clone() }),
-                None => JsonEntry::encode(&event).ok(),
+        let queues = &self.queues;
+        let typed_want_json = queues.iter().any(|q| !q.json_only && q.wants_json);
+        let mut json = json;
+        let mut json_alone = if queues.iter().any(|q| q.json_only) {
+            match json.take_if(|_| !typed_want_json) {
+                // Moved when no typed sink wants it too: each handle made
+                // and dropped is an atomic operation on the arena the JSON
+                // shares with the entries around it.
+                Some(bytes) => Some(JsonEntry { id: event.id, json: bytes }),
+                None => match &json {
+                    Some(bytes) => Some(JsonEntry { id: event.id, json: bytes.clone() }),
+                    None => JsonEntry::encode(&event).ok(),
+                },
             }
         } else {
             None
         };
         let no_json_alone = json_alone.is_none();
         let typed = move |q: &SinkQueue| !q.json_only || no_json_alone;
-        let last_typed = self.queues.iter().rposition(|q| typed(q));
+        let last_typed = queues.iter().rposition(|q| typed(q));
+        let last_json_alone = queues.iter().rposition(|q| !typed(q));
+        let last_typed_json = queues.iter().rposition(|q| typed(q) && q.wants_json);
         // Freed now when no sink takes it (not only when the caller is done).
         let mut event = last_typed.map(|_| event);
-        self.queues.iter().enumerate().filter_map(move |(i, q)| {
-            if !typed(q)
-                && let Some(entry) = &json_alone
-            {
-                return Some(Payload::Json(entry.clone()));
+        // The last of each kind of sink takes what it gets, the others a copy.
+        fn take_last<T: Clone>(slot: &mut Option<T>, last: bool) -> Option<T> {
+            if last { slot.take() } else { slot.clone() }
+        }
+        queues.iter().enumerate().filter_map(move |(i, q)| {
+            if !typed(q) {
+                return take_last(&mut json_alone, Some(i) == last_json_alone).map(Payload::Json);
             }
-            let entry = if Some(i) == last_typed { event.take() } else { event.clone() }?;
-            let json = if q.wants_json { json.clone() } else { None };
+            let entry = take_last(&mut event, Some(i) == last_typed)?;
+            let json =
+                if q.wants_json { take_last(&mut json, Some(i) == last_typed_json) } else { None };
             Some(Payload::Entry { event: Box::new(entry), json })
         })
     }
