@@ -683,8 +683,9 @@ impl Auditor {
         // Strict callers never wait for room: not behind the lock (held by a
         // caller waiting for room), not in a full queue.
         let strict = delivery == Delivery::Strict;
-        let deadline = tokio::time::Instant::now() + inner.strict_timeout;
-        let mut core = if strict {
+        // Only a strict caller has a deadline (and reads the clock for it).
+        let deadline = strict.then(|| tokio::time::Instant::now() + inner.strict_timeout);
+        let mut core = if let Some(deadline) = deadline {
             tokio::time::timeout_at(deadline, inner.core.lock())
                 .await
                 .map_err(|_| RecordError::Busy { id: event.id, timeout: inner.strict_timeout })?
@@ -727,7 +728,7 @@ impl Auditor {
         }
         drop(core);
 
-        if let Some(acks) = acks {
+        if let (Some(acks), Some(deadline)) = (acks, deadline) {
             for (sink, rx) in acks {
                 match tokio::time::timeout_at(deadline, rx).await {
                     Ok(Ok(Ok(()))) => {}

@@ -439,7 +439,7 @@ impl Redactor {
         let matches = |name: &[u8]| {
             self.key_matches(name) || self.query_params.iter().any(|p| p.matches(name))
         };
-        if name.contains(['%', '+']) {
+        if name.bytes().any(|b| matches!(b, b'%' | b'+')) {
             matches(normalize(&decode_name(name)).as_bytes())
         } else {
             // Nothing to decode: the common case, without allocating.
