@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use crate::event::rfc3339_micros;
 use crate::integrity::{CheckpointPolicy, IntegrityError, Sequencer, SigningKey};
-use crate::spool::{self, Wal, WalReader};
+use crate::spool::{self, Wal, WalLine, WalReader};
 use crate::{AuditEvent, AuditEventBuilder, EncodedBatch, JsonEntry, Redactor, ServiceInfo, Sink};
 
 /// When `record` returns, and what happens when a sink cannot keep up.
@@ -721,9 +721,18 @@ impl Auditor {
                 })
                 .collect::<Vec<_>>()
         });
-        let dropped_by = inner.dispatch(&mut core, event, json, json_len, delivery).await;
+        let (sealed, json) = match json {
+            Some(json) if inner.lend => {
+                // Only the JSON goes on; the entry is freed here, before
+                // anything moves it.
+                drop(event);
+                (Sealed::Json { id, seq, json }, None)
+            }
+            json => (Sealed::Entry(Box::new(event)), json),
+        };
+        let dropped_by = inner.dispatch(&mut core, sealed, json, json_len, delivery).await;
         if core.sequencer.checkpoint_due(Instant::now()) {
-            let checkpoint = core.sequencer.checkpoint(false)?;
+            let checkpoint = Sealed::Entry(Box::new(core.sequencer.checkpoint(false)?));
             inner.dispatch(&mut core, checkpoint, None, Item::CHAIN, Delivery::Buffered).await;
         }
         drop(core);
@@ -804,7 +813,13 @@ impl Auditor {
             let closing = core.sequencer.checkpoint(true)?;
             let _ = tokio::time::timeout_at(
                 deadline,
-                inner.dispatch(&mut core, closing, None, Item::CHAIN, Delivery::Buffered),
+                inner.dispatch(
+                    &mut core,
+                    Sealed::Entry(Box::new(closing)),
+                    None,
+                    Item::CHAIN,
+                    Delivery::Buffered,
+                ),
             )
             .await;
         }
@@ -944,17 +959,17 @@ impl Inner {
     async fn dispatch(
         &self,
         core: &mut Core,
-        event: AuditEvent,
+        sealed: Sealed,
         json: Option<Bytes>,
         json_len: usize,
         delivery: Delivery,
     ) -> Vec<String> {
-        let wal_index = self.spool(core, &event, json.as_deref());
+        let (wal_index, seq) = self.spool_sealed(core, &sealed, json.as_deref());
         self.recorded.fetch_add(1, Ordering::Relaxed);
         metrics_counter("audit_recorded_total", None, 1);
-        let seq = event.chain.as_ref().map(|c| c.seq);
         let mut dropped_by = Vec::new();
-        for (q, payload) in self.queues.iter().zip(self.payloads(event, json)) {
+        for (q, payload) in self.queues.iter().zip(self.payloads(sealed, json)) {
+            let Some(payload) = payload else { continue };
             let charge = payload.charge(json_len);
             let mut item = Some(Item { seq, wal: wal_index, payload, charge });
             loop {
@@ -1011,25 +1026,37 @@ impl Inner {
     /// of on a sink's worker.
     fn payloads(
         &self,
-        event: AuditEvent,
+        sealed: Sealed,
         json: Option<Bytes>,
-    ) -> impl Iterator<Item = Payload> + Send + '_ {
+    ) -> impl Iterator<Item = Option<Payload>> + Send + '_ {
         let queues = &self.queues;
         let typed_want_json = queues.iter().any(|q| !q.json_only && q.wants_json);
         let mut json = json;
-        let mut json_alone = if queues.iter().any(|q| q.json_only) {
-            match json.take_if(|_| !typed_want_json) {
-                // Moved when no typed sink wants it too: each handle made
-                // and dropped is an atomic operation on the arena the JSON
-                // shares with the entries around it.
-                Some(bytes) => Some(JsonEntry { id: event.id, json: bytes }),
-                None => match &json {
-                    Some(bytes) => Some(JsonEntry { id: event.id, json: bytes.clone() }),
-                    None => JsonEntry::encode(&event).ok(),
-                },
+        let (event, mut json_alone) = match sealed {
+            Sealed::Json { id, json, .. } => {
+                debug_assert!(
+                    queues.iter().all(|q| q.json_only),
+                    "only JSON sinks get the JSON alone"
+                );
+                (None, Some(JsonEntry { id, json }))
             }
-        } else {
-            None
+            Sealed::Entry(event) => {
+                let json_alone = if queues.iter().any(|q| q.json_only) {
+                    match json.take_if(|_| !typed_want_json) {
+                        // Moved when no typed sink wants it too: each handle
+                        // made and dropped is an atomic operation on the
+                        // arena the JSON shares with the entries around it.
+                        Some(bytes) => Some(JsonEntry { id: event.id, json: bytes }),
+                        None => match &json {
+                            Some(bytes) => Some(JsonEntry { id: event.id, json: bytes.clone() }),
+                            None => JsonEntry::encode(&event).ok(),
+                        },
+                    }
+                } else {
+                    None
+                };
+                (Some(event), json_alone)
+            }
         };
         let no_json_alone = json_alone.is_none();
         let typed = move |q: &SinkQueue| !q.json_only || no_json_alone;
@@ -1037,38 +1064,56 @@ impl Inner {
         let last_json_alone = queues.iter().rposition(|q| !typed(q));
         let last_typed_json = queues.iter().rposition(|q| typed(q) && q.wants_json);
         // Freed now when no sink takes it (not only when the caller is done).
-        let mut event = last_typed.map(|_| event);
+        let mut event = last_typed.and(event);
         // The last of each kind of sink takes what it gets, the others a copy.
         fn take_last<T: Clone>(slot: &mut Option<T>, last: bool) -> Option<T> {
             if last { slot.take() } else { slot.clone() }
         }
-        queues.iter().enumerate().filter_map(move |(i, q)| {
+        queues.iter().enumerate().map(move |(i, q)| {
             if !typed(q) {
                 return take_last(&mut json_alone, Some(i) == last_json_alone).map(Payload::Json);
             }
-            let entry = take_last(&mut event, Some(i) == last_typed)?;
+            let event = take_last(&mut event, Some(i) == last_typed)?;
             let json =
                 if q.wants_json { take_last(&mut json, Some(i) == last_typed_json) } else { None };
-            Some(Payload::Entry { event: Box::new(entry), json })
+            Some(Payload::Entry { event, json })
         })
     }
 
     /// Dispatch for when queues are known to have room (genesis at build).
     fn dispatch_now(&self, core: &mut Core, event: AuditEvent) {
-        let wal_index = self.spool(core, &event, None);
+        let sealed = Sealed::Entry(Box::new(event));
+        let (wal_index, seq) = self.spool_sealed(core, &sealed, None);
         self.recorded.fetch_add(1, Ordering::Relaxed);
         metrics_counter("audit_recorded_total", None, 1);
-        let seq = event.chain.as_ref().map(|c| c.seq);
-        for (q, payload) in self.queues.iter().zip(self.payloads(event, None)) {
+        for (q, payload) in self.queues.iter().zip(self.payloads(sealed, None)) {
+            let Some(payload) = payload else { continue };
             let charge = payload.charge(Item::CHAIN);
             q.lock().push_mem(Item { seq, wal: wal_index, payload, charge }, q.batch_size);
             q.notify(true, true);
         }
     }
 
-    fn spool(&self, core: &mut Core, event: &AuditEvent, json: Option<&[u8]>) -> Option<u64> {
+    /// Spools a sealed entry (when there is a spool), and returns its index
+    /// in the spool and its seq.
+    fn spool_sealed(
+        &self,
+        core: &mut Core,
+        sealed: &Sealed,
+        json: Option<&[u8]>,
+    ) -> (Option<u64>, Option<u64>) {
+        match sealed {
+            Sealed::Json { seq, json, .. } => (self.spool(core, WalLine::Json(json)), Some(*seq)),
+            Sealed::Entry(event) => {
+                let line = json.map_or(WalLine::Entry(event), WalLine::Json);
+                (self.spool(core, line), event.chain.as_ref().map(|c| c.seq))
+            }
+        }
+    }
+
+    fn spool(&self, core: &mut Core, line: WalLine<'_>) -> Option<u64> {
         let wal = core.wal.as_mut()?;
-        match wal.append(event, json) {
+        match wal.append(line) {
             Ok(index) => {
                 if index % 4096 == 0 {
                     let min = self.queues.iter().map(|q| q.cursor.load(Ordering::SeqCst)).min();
@@ -1137,6 +1182,7 @@ async fn checkpoint_timer(inner: Weak<Inner>, interval: Duration) {
         if core.sequencer.checkpoint_due(Instant::now()) {
             match core.sequencer.checkpoint(false) {
                 Ok(cp) => {
+                    let cp = Sealed::Entry(Box::new(cp));
                     inner.dispatch(&mut core, cp, None, Item::CHAIN, Delivery::Buffered).await;
                 }
                 Err(e) => tracing::error!(error = %e, "audit: could not write a checkpoint"),
@@ -1155,6 +1201,15 @@ fn metrics_counter(name: &'static str, sink: Option<&str>, n: u64) {
 
 #[cfg(not(feature = "metrics"))]
 fn metrics_counter(_name: &'static str, _sink: Option<&str>, _n: u64) {}
+
+/// A sealed entry on its way to the queues.
+enum Sealed {
+    /// The entry, boxed once: a typed sink's queue takes the box.
+    Entry(Box<AuditEvent>),
+    /// Its JSON alone, when every sink takes the JSON alone and the entry
+    /// was freed after sealing (see [`Inner::lend`]).
+    Json { id: Uuid, seq: u64, json: Bytes },
+}
 
 struct Item {
     /// Seq in the current chain (for strict acks); `None` for entries replayed

@@ -31,6 +31,16 @@ use crate::{AuditEvent, EncodedBatch};
 
 const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
+/// What the spool writes of an entry: the JSON made while hashing it, or
+/// the entry itself, serialized then.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum WalLine<'a> {
+    /// The entry's JSON (one line, without its newline).
+    Json(&'a [u8]),
+    /// The entry, for the spool to serialize.
+    Entry(&'a AuditEvent),
+}
+
 #[derive(Debug)]
 pub(crate) struct Wal {
     dir: PathBuf,
@@ -199,10 +209,10 @@ impl Wal {
 
     /// Appends one entry; returns its index. The line reaches the kernel in
     /// one `write` before this returns. On error nothing of it stays in the
-    /// spool (see the module docs).
-    /// `json`, when given, is `serde_json::to_vec(event)` (made while
-    /// hashing), written instead of serializing the entry again.
-    pub(crate) fn append(&mut self, event: &AuditEvent, json: Option<&[u8]>) -> io::Result<u64> {
+    /// spool (see the module docs). A [`WalLine::Json`] is
+    /// `serde_json::to_vec` of the entry (made while hashing), written
+    /// instead of serializing the entry again.
+    pub(crate) fn append(&mut self, line: WalLine<'_>) -> io::Result<u64> {
         if self.torn {
             self.take_back().map_err(|e| io_error("repairing", &self.segment(), e))?;
         }
@@ -210,9 +220,11 @@ impl Wal {
             self.roll()?;
         }
         self.buf.clear();
-        match json {
-            Some(json) => self.buf.extend_from_slice(json),
-            None => serde_json::to_writer(&mut self.buf, event).map_err(io::Error::other)?,
+        match line {
+            WalLine::Json(json) => self.buf.extend_from_slice(json),
+            WalLine::Entry(event) => {
+                serde_json::to_writer(&mut self.buf, event).map_err(io::Error::other)?;
+            }
         }
         self.buf.push(b'\n');
         let mut result = self.file.write_all(&self.buf);
@@ -442,14 +454,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path(), false).unwrap();
         let first = entry(0);
-        assert_eq!(wal.append(&first, None).unwrap(), 0);
+        assert_eq!(wal.append(WalLine::Entry(&first)).unwrap(), 0);
 
         let segment = wal.segment();
         let real = std::mem::replace(
             &mut wal.file,
             OpenOptions::new().append(true).open("/dev/full").unwrap(),
         );
-        let err = wal.append(&entry(1), None).unwrap_err();
+        let err = wal.append(WalLine::Entry(&entry(1))).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::StorageFull);
         let message = err.to_string();
         assert!(
@@ -470,7 +482,7 @@ mod tests {
         partial.write_all(br#"{"id":"0190"#).unwrap();
         wal.file = real;
         let third = entry(2);
-        assert_eq!(wal.append(&third, None).unwrap(), 1, "space again: the next index");
+        assert_eq!(wal.append(WalLine::Entry(&third)).unwrap(), 1, "space again: the next index");
         assert!(!wal.torn);
 
         let (entries, skipped) = read_all(dir.path(), wal.head());
@@ -502,7 +514,7 @@ mod tests {
     fn a_failed_roll_keeps_appending_to_the_open_segment() {
         let dir = tempfile::tempdir().unwrap();
         let mut wal = Wal::open(dir.path(), false).unwrap();
-        wal.append(&entry(0), None).unwrap();
+        wal.append(WalLine::Entry(&entry(0))).unwrap();
         // The next segment cannot be created: its directory is gone.
         let wal_dir = dir.path().join("wal");
         let moved = dir.path().join("wal-moved");
@@ -514,7 +526,7 @@ mod tests {
         fs::rename(&moved, &wal_dir).unwrap();
         wal.roll().unwrap();
         assert_eq!((wal.segment_first, wal.segment_bytes), (1, 0));
-        assert_eq!(wal.append(&entry(1), None).unwrap(), 1);
+        assert_eq!(wal.append(WalLine::Entry(&entry(1))).unwrap(), 1);
         let (entries, skipped) = read_all(dir.path(), wal.head());
         assert_eq!((entries.len(), skipped), (2, 0));
     }
