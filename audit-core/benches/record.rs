@@ -7,15 +7,19 @@
 //!
 //! The criterion group `per_entry` times `to_vec` and `record` with each
 //! entry made just before it is used, as a request's entry is built and
-//! recorded at once; `record / serde_json_to_vec` of its figures is the
-//! ratio the target (at most 3x) is for. `*_cloned_in_batches`
-//! times `record` of entries cloned in batches beforehand. The ratio is
-//! also printed at the end of the run (alone: `cargo bench -p audit-core
-//! --bench record -- ratio`) from short rounds of each side alternating,
-//! fed both ways (warm as above, and cold: a round's entries made in
-//! advance), so that a noisy neighbour slows both sides alike; `to_vec`
-//! runs about 15% slower there than in criterion's long runs, which flatters
-//! those ratios by as much. The `stages` group times each stage of `record` alone.
+//! recorded at once. The ratio the target (at most 3x) is for is
+//! printed at the end of the run (alone: `cargo bench -p audit-core --bench
+//! record -- ratio`), measured entry by entry: `to_vec` of one entry, then
+//! `record` of another, and so on, with the sink's worker running alongside
+//! as in a service. On these shared machines the speed changes by up to
+//! 1.8x from one minute to the next, and criterion's groups run one after
+//! the other, so the ratio of two criterion figures moves with it (2.2x to
+//! 3.7x for the same build on 2026-12-06); the paired figure does not,
+//! because both sides see the same machine. The same lines show the older
+//! measure, short rounds of each side alternating (with the sink idle
+//! between rounds), warm and cold (a round's entries made in advance).
+//! `*_cloned_in_batches` times `record` of entries cloned in batches
+//! beforehand. The `stages` group times each stage of `record` alone.
 //! Two sinks that discard what they get stand for the two kinds of sink:
 //! one that takes the pipeline's JSON alone (as the file, webhook and stdout
 //! sinks do; the default file sink is the headline) and one that takes typed
@@ -259,11 +263,11 @@ impl Feed {
 
 /// Measures both side by side once more with plain loops and prints the
 /// ratios, for each kind of sink and each [`Feed`]: short rounds of
-/// `to_vec` and `record` alternate (A B A B ...), so that a noisy neighbour
-/// slows both alike, and the ratio of the medians is the headline (the
-/// ratio of the fastest rounds is printed beside it). The warm feed is the
-/// one criterion's `per_entry` group uses; the cold one shows what a
-/// cache-cold burst costs.
+/// `to_vec` and `record` alternate (A B A B ...), with the sink's worker
+/// left to finish between rounds (the ratio of the medians, and of the
+/// fastest rounds beside it). The warm feed is the one criterion's
+/// `per_entry` group uses; the cold one shows what a cache-cold burst
+/// costs. Then the judged figure, [`paired`].
 fn ratio() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
