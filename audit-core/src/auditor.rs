@@ -677,7 +677,7 @@ impl Auditor {
             return Err(RecordError::Shutdown);
         }
         let mut event = event.into();
-        inner.enrich(&mut event, inner.lend);
+        inner.enrich(&mut event);
         inner.redactor.redact_event(&mut event);
 
         // Strict callers never wait for room: not behind the lock (held by a
@@ -929,10 +929,10 @@ struct Inner {
 }
 
 impl Inner {
-    /// Gives an entry its id and time, and unless `lend` is set (they are
-    /// then lent to it while sealing, see [`Core::seal`]) the service and
-    /// its default description.
-    fn enrich(&self, event: &mut AuditEvent, lend: bool) {
+    /// Gives an entry its id and time, and unless [`Inner::lend`] is set
+    /// (they are then lent to it while sealing, see [`Core::seal`]) the
+    /// service and its default description.
+    fn enrich(&self, event: &mut AuditEvent) {
         if event.id.is_nil() {
             event.id = Uuid::now_v7();
         }
@@ -940,7 +940,7 @@ impl Inner {
             event.time = OffsetDateTime::now_utc();
         }
         event.time = rfc3339_micros::truncate(event.time);
-        if !lend {
+        if !self.lend {
             if event.service.is_empty() {
                 event.service = self.service.clone();
             }

@@ -1279,6 +1279,33 @@ mod tests {
         }
     }
 
+    /// Patterns too many for the folded table's 16-bit states leave it
+    /// out; aho-corasick's own DFA, fed the key as it is normalized, then
+    /// decides alone, and must decide the same.
+    #[test]
+    fn without_the_folded_table_keys_are_matched_by_aho_corasick_alone() {
+        let mut builder = Redactor::builder().no_defaults();
+        for i in 0..2_000 {
+            builder = builder.key(format!("pattern-{i:04}-{}", "q".repeat(i % 23)));
+        }
+        let r = builder.key("password").key("SÉCURITÉ").build();
+        let automaton = r.key_automaton.as_ref().expect("automaton");
+        assert!(automaton.folded.is_none(), "the table should not fit");
+        for (key, want) in [
+            ("newPassword", true),
+            ("PASS_word", true),
+            ("Pattern-0042-qqqqqqqqqqqqqqqqqqq", true),
+            ("pattern_0042_q", false),
+            ("sécurité_sociale", true),
+            ("description", false),
+        ] {
+            assert_eq!(r.is_sensitive_key(key), want, "{key}");
+            assert_eq!(automaton.contains_exact(normalize(key).as_bytes()), want, "{key}");
+        }
+        assert!(r.is_sensitive_header("X-Password"));
+        assert!(!r.is_sensitive_header("Content-Type"));
+    }
+
     #[test]
     fn globs() {
         let cases = [
