@@ -4,32 +4,40 @@ use std::collections::{HashSet, VecDeque};
 
 use uuid::Uuid;
 
-/// A set of ids with a fast hash: three lookups per entry written in a
-/// window of 100 000 ids cost more than the `write(2)` of the entry with
-/// SipHash. Ids are chosen by the application, not by remote clients, so
-/// the hash needs no strong protection against chosen keys; foldhash's is
-/// still seeded per process.
+/// A set of ids with a fast hash. Ids are chosen by the application, not by
+/// remote clients, so the hash needs no strong protection against chosen
+/// keys; foldhash's is still seeded per process.
 pub(crate) type IdSet = HashSet<Uuid, foldhash::fast::RandomState>;
 
 /// The ids of the last `capacity` entries written, oldest evicted first.
 ///
-/// Memory: about 40 bytes per id (the set and the queue), so 4 MB for the
-/// default window of 100 000: too large for the CPU's nearer caches, so
-/// every lookup is a trip to memory. The pipeline's ids are UUIDv7, which
-/// grow with time, so an id above the largest one ever remembered is new
-/// without a lookup; only the others are looked up.
+/// The pipeline's ids are UUIDv7, which grow with time, so the window is
+/// kept as a queue in the order written, and while that order is also
+/// sorted, the queue is the whole index: remembering an id is a push and an
+/// eviction (no hashing, and 16 bytes per id: 1.6 MB for the default window
+/// of 100 000), and a lookup is a binary search of it. An id above the
+/// largest one ever remembered is new without a lookup, which is the common
+/// case. Only when an id arrives out of order (ids made by the application,
+/// a clock step back, files of another service) is a hash set built beside
+/// the queue; it is dropped again once the last id out of order has been
+/// evicted.
 #[derive(Debug)]
 pub(crate) struct RecentIds {
     capacity: usize,
-    set: IdSet,
+    /// Oldest first.
     order: VecDeque<Uuid>,
+    /// How many ids must leave the front of `order` before it is sorted:
+    /// `order[unsorted..]` is always sorted (strictly increasing).
+    unsorted: usize,
+    /// The ids of `order` as a set, while `unsorted > 0`.
+    set: Option<IdSet>,
     /// The largest id ever remembered (evicted ones included).
     max: Option<Uuid>,
 }
 
 impl RecentIds {
     pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity, set: IdSet::default(), order: VecDeque::new(), max: None }
+        Self { capacity, order: VecDeque::new(), unsorted: 0, set: None, max: None }
     }
 
     pub(crate) fn capacity(&self) -> usize {
@@ -42,7 +50,13 @@ impl RecentIds {
 
     pub(crate) fn contains(&self, id: &Uuid) -> bool {
         // Every remembered id is at most `max`.
-        self.max.is_some_and(|max| *id <= max) && self.set.contains(id)
+        if self.max.is_none_or(|max| *id > max) {
+            return false;
+        }
+        match &self.set {
+            Some(set) => set.contains(id),
+            None => self.order.binary_search(id).is_ok(),
+        }
     }
 
     fn raise_max(&mut self, id: Uuid) {
@@ -51,17 +65,40 @@ impl RecentIds {
         }
     }
 
+    /// The set, built from the queue when the queue stops being sorted.
+    fn set(&mut self) -> &mut IdSet {
+        let order = &self.order;
+        self.set.get_or_insert_with(|| order.iter().copied().collect())
+    }
+
     /// Remembers `id` as the newest, forgetting the oldest beyond capacity.
     pub(crate) fn insert(&mut self, id: Uuid) {
-        if self.capacity == 0 || !self.set.insert(id) {
+        if self.capacity == 0 || self.contains(&id) {
             return;
         }
-        self.raise_max(id);
+        if self.order.back().is_some_and(|last| *last > id) {
+            // Sorted again once this id has left the front.
+            self.unsorted = self.order.len() + 1;
+            self.set();
+        }
+        if let Some(set) = &mut self.set {
+            set.insert(id);
+        }
         self.order.push_back(id);
+        self.raise_max(id);
         while self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.set.remove(&old);
-            }
+            self.evict();
+        }
+    }
+
+    fn evict(&mut self) {
+        let Some(old) = self.order.pop_front() else { return };
+        if let Some(set) = &mut self.set {
+            set.remove(&old);
+        }
+        self.unsorted = self.unsorted.saturating_sub(1);
+        if self.unsorted == 0 {
+            self.set = None;
         }
     }
 
@@ -72,10 +109,21 @@ impl RecentIds {
             if self.order.len() >= self.capacity {
                 break;
             }
-            if self.set.insert(*id) {
-                self.raise_max(*id);
-                self.order.push_front(*id);
+            if self.contains(id) {
+                continue;
             }
+            if self.unsorted > 0 {
+                self.unsorted += 1;
+            }
+            if self.order.front().is_some_and(|first| first < id) {
+                self.unsorted = self.unsorted.max(1);
+                self.set();
+            }
+            if let Some(set) = &mut self.set {
+                set.insert(*id);
+            }
+            self.order.push_front(*id);
+            self.raise_max(*id);
         }
     }
 }
@@ -131,5 +179,72 @@ mod tests {
         let mut recent = RecentIds::new(0);
         recent.insert(Uuid::from_u128(1));
         assert!(!recent.contains(&Uuid::from_u128(1)));
+    }
+
+    /// The window against a plain list searched from end to end: ids
+    /// mostly increasing, some out of order, repeated or prepended.
+    mod model {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            /// The next id of an increasing clock.
+            Next,
+            /// Any id of a small range: out of order, often a repeat.
+            Any(u8),
+            /// Older ids (oldest first), as from a rotated file.
+            Prepend(Vec<u8>),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                6 => Just(Op::Next),
+                2 => any::<u8>().prop_map(Op::Any),
+                1 => proptest::collection::vec(any::<u8>(), 0..6).prop_map(Op::Prepend),
+            ]
+        }
+
+        proptest! {
+            #[test]
+            fn matches_a_list(capacity in 0usize..12, ops in proptest::collection::vec(op(), 0..80)) {
+                let mut recent = RecentIds::new(capacity);
+                let mut list: VecDeque<Uuid> = VecDeque::new();
+                let mut clock = 256u128;
+                for op in ops {
+                    match op {
+                        Op::Next | Op::Any(_) => {
+                            let id = match op {
+                                Op::Any(n) => Uuid::from_u128(u128::from(n) * 2),
+                                _ => { clock += 1; Uuid::from_u128(clock) }
+                            };
+                            recent.insert(id);
+                            if capacity > 0 && !list.contains(&id) {
+                                list.push_back(id);
+                                if list.len() > capacity { list.pop_front(); }
+                            }
+                        }
+                        Op::Prepend(older) => {
+                            let older: Vec<Uuid> =
+                                older.iter().map(|n| Uuid::from_u128(u128::from(*n) * 2 + 1)).collect();
+                            recent.prepend(&older);
+                            for id in older.iter().rev() {
+                                if list.len() >= capacity { break; }
+                                if !list.contains(id) { list.push_front(*id); }
+                            }
+                        }
+                    }
+                    prop_assert_eq!(recent.len(), list.len());
+                    prop_assert_eq!(recent.set.is_some(), recent.unsorted > 0);
+                    let sorted = recent.order.range(recent.unsorted.min(recent.order.len())..);
+                    prop_assert!(sorted.clone().zip(sorted.skip(1)).all(|(a, b)| a < b));
+                    for n in 0..=clock {
+                        let id = Uuid::from_u128(n);
+                        prop_assert_eq!(recent.contains(&id), list.contains(&id), "id {}", n);
+                    }
+                }
+            }
+        }
     }
 }
