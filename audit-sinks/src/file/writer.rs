@@ -4,12 +4,12 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Seek as _, SeekFrom, Write as _};
-use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use audit_core::event::rfc3339_micros;
 use audit_core::{EncodedBatch, SinkError};
+use bytes::Bytes;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -20,36 +20,40 @@ use super::recent::{IdSet, RecentIds};
 use super::retention::EntryHead;
 use super::{FileSinkError, fsutil};
 
-/// A batch serialized on the caller's task: one buffer of JSON lines and
-/// where each entry is in it.
+/// A batch ready to write, made on the caller's task: each entry's id and
+/// JSON (without its newline). The pipeline's JSON is shared, not copied
+/// (the writer copies it once, into its line buffer); only entries without
+/// it are serialized here.
 #[derive(Debug)]
 pub(crate) struct Encoded {
-    buf: Vec<u8>,
-    entries: Vec<(Uuid, Range<usize>)>,
+    entries: Vec<(Uuid, Bytes)>,
 }
 
 impl Encoded {
-    /// Serializes a batch, one JSON object and a newline per entry (JSON
-    /// strings escape newlines, so an entry is always exactly one line).
-    /// Takes the pipeline's JSON of an entry when the batch has it.
+    /// Takes the pipeline's JSON of each entry, or serializes the entry when
+    /// the batch does not have it (JSON strings escape newlines, so an entry
+    /// is always exactly one line).
     pub(crate) fn new(batch: EncodedBatch<'_>) -> Result<Self, SinkError> {
-        let json_len: usize = (0..batch.len()).filter_map(|i| batch.json(i)).map(|j| j.len()).sum();
-        let mut buf = Vec::with_capacity(json_len + batch.len() * 513);
         let mut entries = Vec::with_capacity(batch.len());
         for i in 0..batch.len() {
-            let start = buf.len();
             let id = batch.id(i);
-            batch.write_json(i, &mut buf).map_err(|e| {
-                SinkError::permanent(format!(
-                    "entry {id} cannot be serialized as JSON: {e}; the batch is rejected, since \
-                     writing it again fails the same way"
-                ))
-                .with_source(e)
-            })?;
-            buf.push(b'\n');
-            entries.push((id, start..buf.len()));
+            let json = match batch.json(i) {
+                Some(json) => json.clone(),
+                None => {
+                    let mut buf = Vec::new();
+                    batch.write_json(i, &mut buf).map_err(|e| {
+                        SinkError::permanent(format!(
+                            "entry {id} cannot be serialized as JSON: {e}; the batch is rejected, \
+                             since writing it again fails the same way"
+                        ))
+                        .with_source(e)
+                    })?;
+                    Bytes::from(buf)
+                }
+            };
+            entries.push((id, json));
         }
-        Ok(Self { buf, entries })
+        Ok(Self { entries })
     }
 }
 
@@ -73,7 +77,14 @@ pub(crate) struct Writer {
     needs_reopen: bool,
     next_seq: u64,
     recent: RecentIds,
+    /// The lines of the batch being written, kept for the next one when no
+    /// larger than [`KEPT_BUFFER`].
+    buf: Vec<u8>,
 }
+
+/// The largest line buffer the writer keeps between batches: 4 MiB, a
+/// batch of 512 entries of 8 KB; a larger batch gets a buffer of its own.
+const KEPT_BUFFER: usize = 4 << 20;
 
 /// What [`Writer::open`] found to do in the background.
 #[derive(Debug, Default)]
@@ -116,6 +127,7 @@ impl Writer {
         let mut writer = Self {
             next_seq: segments.last().map_or(1, |s| s.seq + 1),
             recent: RecentIds::new(config.dedup_window),
+            buf: Vec::new(),
             active: None,
             needs_reopen: false,
             config,
@@ -198,7 +210,7 @@ impl Writer {
         // id twice; only another one needs a set to find repeats.
         let increasing = batch.entries.windows(2).all(|w| w[0].0 < w[1].0);
         let mut in_batch = IdSet::default();
-        let kept: Vec<&(Uuid, Range<usize>)> = batch
+        let kept: Vec<&(Uuid, Bytes)> = batch
             .entries
             .iter()
             .filter(|(id, _)| !self.recent.contains(id) && (increasing || in_batch.insert(*id)))
@@ -213,28 +225,33 @@ impl Writer {
         if kept.is_empty() {
             return Ok(written);
         }
-        let filtered;
-        let bytes: &[u8] = if kept.len() == batch.entries.len() {
-            &batch.buf
-        } else {
-            filtered =
-                kept.iter().flat_map(|(_, r)| &batch.buf[r.clone()]).copied().collect::<Vec<u8>>();
-            &filtered
-        };
+        let len: u64 = kept.iter().map(|(_, json)| json.len() as u64 + 1).sum();
         let now = OffsetDateTime::now_utc();
-        written.rotated = self.rotate_if_due(bytes.len() as u64, now)?;
+        written.rotated = self.rotate_if_due(len, now)?;
         let fsync = self.config.fsync;
-        let len = bytes.len() as u64;
+        let mut buf = std::mem::take(&mut self.buf);
         let (result, path, undo_failed) = {
             let active = self.active_file(now)?;
             let before = active.size;
+            // One buffer of lines, kept from batch to batch: one `write(2)`
+            // of it costs less than a `writev(2)` of two slices per entry.
+            buf.clear();
+            for (_, json) in &kept {
+                buf.extend_from_slice(json);
+                buf.push(b'\n');
+            }
             let result = match fsync {
-                Fsync::Batch => active.file.write_all(bytes).and_then(|()| active.file.sync_data()),
-                Fsync::Never => active.file.write_all(bytes),
-                Fsync::Entry => kept.iter().try_for_each(|(_, r)| {
-                    active.file.write_all(&batch.buf[r.clone()])?;
-                    active.file.sync_data()
-                }),
+                Fsync::Batch => active.file.write_all(&buf).and_then(|()| active.file.sync_data()),
+                Fsync::Never => active.file.write_all(&buf),
+                Fsync::Entry => {
+                    let mut at = 0;
+                    kept.iter().try_for_each(|(_, json)| {
+                        let line = &buf[at..at + json.len() + 1];
+                        at += line.len();
+                        active.file.write_all(line)?;
+                        active.file.sync_data()
+                    })
+                }
             };
             let mut undo_failed = false;
             match &result {
@@ -255,6 +272,9 @@ impl Writer {
             }
             (result, active.path.clone(), undo_failed)
         };
+        if buf.capacity() <= KEPT_BUFFER {
+            self.buf = buf;
+        }
         if undo_failed {
             self.active = None;
             self.needs_reopen = true;
