@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use audit_core::{AuditEvent, EncodedBatch, Sink as _};
-use audit_sinks::file::FileSink;
+use audit_sinks::file::{FileSink, Fsync};
 use bytes::Bytes;
 
 use crate::entry;
@@ -32,17 +32,32 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
     let duration = bench.settings.short_duration();
     let rt = bench.server_runtime()?;
     let mut fsync_ms = Vec::new();
+    let tmpfs = Some(Path::new(TMPFS)).filter(|p| p.is_dir());
+    if tmpfs.is_none() {
+        report.note(format!("{TMPFS} is not a directory here: the in-memory row is not measured."));
+    }
     for batch in BATCHES {
         let lines = lines(&template, batch)?;
-        let results = interleave(bench.settings.rounds, 5, |_, v| {
-            let dir = bench.tempdir("file-sink-")?;
+        let in_memory = tmpfs.is_some() && batch == JUDGED;
+        let results = interleave(bench.settings.rounds, if in_memory { 8 } else { 5 }, |_, v| {
+            let dir = match (v, tmpfs) {
+                (5..=7, Some(tmpfs)) => {
+                    WorkDir::Temp(tempfile::Builder::new().prefix("file-sink-").tempdir_in(tmpfs)?)
+                }
+                _ => WorkDir::Bench(bench.tempdir("file-sink-")?),
+            };
+            let dir = dir.path();
+            let disk = Until::Elapsed(duration);
             match v {
-                0 => sink_rate(&rt, dir.path(), &template, batch, duration, true),
-                1 => raw_batch_rate(dir.path(), &lines, duration),
-                3 => sink_rate(&rt, dir.path(), &template, batch, duration, false),
-                4 => raw_blocking_rate(&rt, dir.path(), &lines, duration),
+                0 => sink_rate(&rt, dir, &template, batch, disk, Fsync::Batch, true),
+                1 => raw_batch_rate(dir, &lines, disk, true),
+                3 => sink_rate(&rt, dir, &template, batch, disk, Fsync::Batch, false),
+                4 => raw_blocking_rate(&rt, dir, &lines, disk, true),
+                7 => raw_blocking_rate(&rt, dir, &lines, IN_MEMORY, false),
+                5 => sink_rate(&rt, dir, &template, batch, IN_MEMORY, Fsync::Never, true),
+                6 => raw_batch_rate(dir, &lines, IN_MEMORY, false),
                 _ => {
-                    let (rate, ms) = raw_entry_rate(dir.path(), &lines, duration / 2)?;
+                    let (rate, ms) = raw_entry_rate(dir, &lines, duration / 2)?;
                     fsync_ms.push(ms);
                     Ok(rate)
                 }
@@ -78,6 +93,24 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
             summary(&ratios(&results[4], &results[1])),
             Target::Info,
         ));
+        if in_memory {
+            report.row(Row::ratio(
+                &format!(
+                    "in memory: raw write on Tokio's blocking pool / raw write, batch {batch}"
+                ),
+                side("raw on the pool", 7),
+                side("raw write", 6),
+                summary(&ratios(&results[7], &results[6])),
+                Target::Info,
+            ));
+            report.row(Row::ratio(
+                &format!("in memory (tmpfs, no fsync): the sink's own cost, sink / raw write, batch {batch}"),
+                side("sink", 5),
+                side("raw write", 6),
+                summary(&ratios(&results[5], &results[6])),
+                Target::Info,
+            ));
+        }
     }
     harness::stop(rt);
     report.detail("one write + fdatasync of one entry (this disk)", summary(&fsync_ms), "ms");
@@ -94,9 +127,50 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
          whose cost is in the per-entry scenario); the `write_batch` row has the sink \
          serialize them itself. Targets apply to \
          batches of {JUDGED} (the pipeline's default `batch_size`); batches of 32 are shown for \
-         light load."
+         light load. The in-memory row writes {IN_MEMORY_BATCHES} batches to a directory \
+         under {TMPFS} with `Fsync::Never`, against the raw loop's `write` alone: the disk \
+         left out, it is the sink's own CPU per batch (the hop to the blocking pool, the id \
+         window, building the write) against the kernel's copy of the bytes. Beside it, the \
+         raw loop on the blocking pool in memory: the cost of that hop alone."
     ));
     Ok(report)
+}
+
+/// Where the in-memory row writes: a tmpfs on Linux.
+const TMPFS: &str = "/dev/shm";
+/// Batches per in-memory trial (about 290 MB of a 512-entry batch).
+const IN_MEMORY_BATCHES: u64 = 400;
+const IN_MEMORY: Until = Until::Batches(IN_MEMORY_BATCHES);
+
+/// How long a trial writes.
+#[derive(Debug, Clone, Copy)]
+enum Until {
+    Elapsed(Duration),
+    Batches(u64),
+}
+
+impl Until {
+    fn done(self, started: Instant, batches: u64) -> bool {
+        match self {
+            Until::Elapsed(d) => started.elapsed() >= d,
+            Until::Batches(n) => batches >= n,
+        }
+    }
+}
+
+/// A trial's directory: the bench's work dir on disk, or one on tmpfs.
+enum WorkDir {
+    Bench(harness::WorkDir),
+    Temp(tempfile::TempDir),
+}
+
+impl WorkDir {
+    fn path(&self) -> &Path {
+        match self {
+            WorkDir::Bench(d) => d.path(),
+            WorkDir::Temp(d) => d.path(),
+        }
+    }
 }
 
 /// The JSON lines of `n` finished entries.
@@ -115,15 +189,18 @@ fn sink_rate(
     dir: &Path,
     template: &AuditEvent,
     batch: usize,
-    duration: Duration,
+    until: Until,
+    fsync: Fsync,
     encoded: bool,
 ) -> BenchResult<f64> {
-    let sink = FileSink::builder(dir.join("log")).build()?;
+    let sink = FileSink::builder(dir.join("log")).fsync(fsync).build()?;
     let mut timed = Duration::ZERO;
     let mut written = 0u64;
     let started = Instant::now();
     let mut seq = 0u64;
-    while started.elapsed() < duration {
+    let mut batches = 0;
+    while !until.done(started, batches) {
+        batches += 1;
         let events: Vec<AuditEvent> = (0..batch)
             .map(|_| {
                 seq += 1;
@@ -145,16 +222,20 @@ fn sink_rate(
     Ok(written as f64 / timed.as_secs_f64().max(1e-9))
 }
 
-fn raw_batch_rate(dir: &Path, lines: &[Vec<u8>], duration: Duration) -> BenchResult<f64> {
+fn raw_batch_rate(dir: &Path, lines: &[Vec<u8>], until: Until, sync: bool) -> BenchResult<f64> {
     let mut file = File::create(dir.join("raw.jsonl"))?;
     let bytes: Vec<u8> = lines.concat();
     let mut timed = Duration::ZERO;
     let mut written = 0u64;
     let started = Instant::now();
-    while started.elapsed() < duration {
+    let mut batches = 0;
+    while !until.done(started, batches) {
+        batches += 1;
         let t = Instant::now();
         file.write_all(&bytes)?;
-        file.sync_data()?;
+        if sync {
+            file.sync_data()?;
+        }
         timed += t.elapsed();
         written += lines.len() as u64;
     }
@@ -167,20 +248,23 @@ fn raw_blocking_rate(
     rt: &tokio::runtime::Runtime,
     dir: &Path,
     lines: &[Vec<u8>],
-    duration: Duration,
+    until: Until,
+    sync: bool,
 ) -> BenchResult<f64> {
     let file = std::sync::Arc::new(std::sync::Mutex::new(File::create(dir.join("raw.jsonl"))?));
     let bytes = std::sync::Arc::new(lines.concat());
     let mut timed = Duration::ZERO;
     let mut written = 0u64;
     let started = Instant::now();
-    while started.elapsed() < duration {
+    let mut batches = 0;
+    while !until.done(started, batches) {
+        batches += 1;
         let (file, bytes) = (file.clone(), bytes.clone());
         let t = Instant::now();
         let task = rt.spawn_blocking(move || {
             let mut file = file.lock().map_err(|_| std::io::Error::other("poisoned"))?;
             file.write_all(&bytes)?;
-            file.sync_data()
+            if sync { file.sync_data() } else { Ok(()) }
         });
         rt.block_on(task)??;
         timed += t.elapsed();
