@@ -8,8 +8,25 @@ use audit_core::{
     Actor, AuditEvent, Body, ChainLink, EncodedBatch, HttpRequest, Request, Resource, Response,
     ServiceInfo, Sink, SinkError, Source,
 };
+use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
+
+/// The project's fields before and after the update: the handler's values,
+/// which it has whether or not it is audited (the SaaS API's handler passes
+/// its `before` and `after` to `scope.record_changes`); capture only diffs
+/// them.
+#[derive(Debug, Serialize)]
+struct ProjectFields {
+    name: &'static str,
+    version: u32,
+    visibility: &'static str,
+}
+
+const BEFORE: ProjectFields =
+    ProjectFields { name: "Project 42", version: 1, visibility: "public" };
+const AFTER: ProjectFields =
+    ProjectFields { name: "Apollo guidance computer", version: 2, visibility: "private" };
 
 /// Builds the entry from the parts of a request, as the layer and the
 /// macro do (the "capture" step). `notes` pads the request body.
@@ -49,10 +66,7 @@ pub(crate) fn capture(notes: &str) -> AuditEvent {
         )
         .request(Request::Http(request))
         .response(response)
-        .changes_between(
-            &json!({"name": "Project 42", "visibility": "public", "version": 1}),
-            &json!({"name": "Apollo guidance computer", "visibility": "private", "version": 2}),
-        )
+        .changes_between(&BEFORE, &AFTER)
         .build()
 }
 
@@ -141,5 +155,16 @@ mod tests {
         assert!(!json.contains("whsec_5f2a9c1e7b"), "{json}");
         assert!(!json.contains("tok_5f2a9c1e7b4d"), "{json}");
         assert_ne!(finished(&template(), 8).id, e.id);
+    }
+
+    #[test]
+    fn the_changes_are_those_of_the_json_values() {
+        let typed = capture("").changes;
+        let json = audit_core::diff::diff_serialize(
+            &json!({"name": "Project 42", "visibility": "public", "version": 1}),
+            &json!({"name": "Apollo guidance computer", "visibility": "private", "version": 2}),
+        );
+        assert_eq!(serde_json::to_value(&typed).unwrap(), serde_json::to_value(&json).unwrap());
+        assert_eq!(typed.len(), 3);
     }
 }
