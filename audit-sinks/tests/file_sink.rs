@@ -6,7 +6,7 @@ mod file_support;
 use std::io::Write as _;
 use std::time::Duration;
 
-use audit_core::{AuditEvent, Sink, SinkErrorKind};
+use audit_core::{AuditEvent, EncodedBatch, JsonEntry, Sink, SinkErrorKind};
 use audit_sinks::file::{FileSink, FileSinkError, FileStore, Fsync};
 use file_support::{entries, entry, files_ending, ids, log_files, scan_all, scan_ok};
 
@@ -223,6 +223,43 @@ async fn every_fsync_mode_writes_the_same_lines() {
         let store = FileStore::open(dir.path()).unwrap();
         let read: Vec<AuditEvent> = scan_ok(&store).await;
         assert_eq!(read, written, "{fsync:?}");
+    }
+}
+
+/// The pipeline's path: each entry's JSON alone, as slices of one shared
+/// buffer (as its arena hands them out), written byte for byte, one line
+/// each, with a replay skipped and a smaller batch after a larger one
+/// (the writer keeps its line buffer between batches).
+#[tokio::test]
+async fn the_pipelines_json_is_written_as_it_is_in_every_fsync_mode() {
+    let written = entries(0, 6);
+    let json: Vec<Vec<u8>> = written.iter().map(|e| serde_json::to_vec(e).unwrap()).collect();
+    let arena = bytes::Bytes::from(json.concat());
+    let mut at = 0;
+    let items: Vec<JsonEntry> = written
+        .iter()
+        .zip(&json)
+        .map(|(e, j)| {
+            at += j.len();
+            JsonEntry { id: e.id, json: arena.slice(at - j.len()..at) }
+        })
+        .collect();
+    for fsync in [Fsync::Batch, Fsync::Entry, Fsync::Never] {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = FileSink::builder(dir.path()).fsync(fsync).build().unwrap();
+        sink.write_encoded(EncodedBatch::from_json(&items[..4])).await.unwrap();
+        // A replay overlapping the last batch, then a smaller batch.
+        sink.write_encoded(EncodedBatch::from_json(&items[2..5])).await.unwrap();
+        sink.write_encoded(EncodedBatch::from_json(&items[5..])).await.unwrap();
+        sink.flush().await.unwrap();
+        let files = files_ending(dir.path(), ".jsonl");
+        let text: Vec<u8> = files.iter().flat_map(|f| std::fs::read(f).unwrap()).collect();
+        let expected: Vec<u8> = json.iter().flat_map(|j| [&j[..], b"\n"].concat()).collect();
+        assert_eq!(
+            String::from_utf8(text).unwrap(),
+            String::from_utf8(expected).unwrap(),
+            "{fsync:?}"
+        );
     }
 }
 

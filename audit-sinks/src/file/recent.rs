@@ -65,10 +65,11 @@ impl RecentIds {
         }
     }
 
-    /// The set, built from the queue when the queue stops being sorted.
-    fn set(&mut self) -> &mut IdSet {
-        let order = &self.order;
-        self.set.get_or_insert_with(|| order.iter().copied().collect())
+    /// Builds the set from the queue, when the queue stops being sorted.
+    fn ensure_set(&mut self) {
+        if self.set.is_none() {
+            self.set = Some(self.order.iter().copied().collect());
+        }
     }
 
     /// Remembers `id` as the newest, forgetting the oldest beyond capacity.
@@ -79,7 +80,7 @@ impl RecentIds {
         if self.order.back().is_some_and(|last| *last > id) {
             // Sorted again once this id has left the front.
             self.unsorted = self.order.len() + 1;
-            self.set();
+            self.ensure_set();
         }
         if let Some(set) = &mut self.set {
             set.insert(id);
@@ -117,7 +118,7 @@ impl RecentIds {
             }
             if self.order.front().is_some_and(|first| first < id) {
                 self.unsorted = self.unsorted.max(1);
-                self.set();
+                self.ensure_set();
             }
             if let Some(set) = &mut self.set {
                 set.insert(*id);
