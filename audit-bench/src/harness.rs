@@ -145,7 +145,16 @@ impl Bench {
     /// A fresh directory on the measured disk, removed when dropped (kept
     /// with `--keep`, to look at what the sinks wrote).
     pub(crate) fn tempdir(&self, prefix: &str) -> BenchResult<WorkDir> {
-        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(&self.settings.work_dir)?;
+        self.tempdir_in(&self.settings.work_dir, prefix)
+    }
+
+    /// [`tempdir`](Self::tempdir) under `parent` instead (a tmpfs, say).
+    pub(crate) fn tempdir_in(
+        &self,
+        parent: &std::path::Path,
+        prefix: &str,
+    ) -> BenchResult<WorkDir> {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(parent)?;
         Ok(if self.settings.keep {
             WorkDir { path: dir.keep(), _dir: None }
         } else {

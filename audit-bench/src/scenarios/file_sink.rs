@@ -41,10 +41,8 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
         let in_memory = tmpfs.is_some() && batch == JUDGED;
         let results = interleave(bench.settings.rounds, if in_memory { 8 } else { 5 }, |_, v| {
             let dir = match (v, tmpfs) {
-                (5..=7, Some(tmpfs)) => {
-                    WorkDir::Temp(tempfile::Builder::new().prefix("file-sink-").tempdir_in(tmpfs)?)
-                }
-                _ => WorkDir::Bench(bench.tempdir("file-sink-")?),
+                (5..=7, Some(tmpfs)) => bench.tempdir_in(tmpfs, "file-sink-")?,
+                _ => bench.tempdir("file-sink-")?,
             };
             let dir = dir.path();
             let disk = Until::Elapsed(duration);
@@ -150,26 +148,23 @@ enum Until {
 }
 
 impl Until {
-    fn done(self, started: Instant, batches: u64) -> bool {
-        match self {
+    /// Entries per second of a trial: `batch` runs until done, each call
+    /// writing `entries` entries and returning the time to count (what it
+    /// spends preparing the batch is left out).
+    fn rate(
+        self,
+        entries: usize,
+        mut batch: impl FnMut() -> BenchResult<Duration>,
+    ) -> BenchResult<f64> {
+        let (started, mut batches, mut timed) = (Instant::now(), 0u64, Duration::ZERO);
+        while !match self {
             Until::Elapsed(d) => started.elapsed() >= d,
             Until::Batches(n) => batches >= n,
+        } {
+            timed += batch()?;
+            batches += 1;
         }
-    }
-}
-
-/// A trial's directory: the bench's work dir on disk, or one on tmpfs.
-enum WorkDir {
-    Bench(harness::WorkDir),
-    Temp(tempfile::TempDir),
-}
-
-impl WorkDir {
-    fn path(&self) -> &Path {
-        match self {
-            WorkDir::Bench(d) => d.path(),
-            WorkDir::Temp(d) => d.path(),
-        }
+        Ok((batches * entries as u64) as f64 / timed.as_secs_f64().max(1e-9))
     }
 }
 
@@ -194,13 +189,8 @@ fn sink_rate(
     encoded: bool,
 ) -> BenchResult<f64> {
     let sink = FileSink::builder(dir.join("log")).fsync(fsync).build()?;
-    let mut timed = Duration::ZERO;
-    let mut written = 0u64;
-    let started = Instant::now();
     let mut seq = 0u64;
-    let mut batches = 0;
-    while !until.done(started, batches) {
-        batches += 1;
+    let rate = until.rate(batch, || {
         let events: Vec<AuditEvent> = (0..batch)
             .map(|_| {
                 seq += 1;
@@ -215,31 +205,23 @@ fn sink_rate(
         };
         let t = Instant::now();
         rt.block_on(sink.write_encoded(EncodedBatch::with_json(&events, &json)))?;
-        timed += t.elapsed();
-        written += batch as u64;
-    }
+        Ok(t.elapsed())
+    })?;
     rt.block_on(sink.shutdown())?;
-    Ok(written as f64 / timed.as_secs_f64().max(1e-9))
+    Ok(rate)
 }
 
 fn raw_batch_rate(dir: &Path, lines: &[Vec<u8>], until: Until, sync: bool) -> BenchResult<f64> {
     let mut file = File::create(dir.join("raw.jsonl"))?;
     let bytes: Vec<u8> = lines.concat();
-    let mut timed = Duration::ZERO;
-    let mut written = 0u64;
-    let started = Instant::now();
-    let mut batches = 0;
-    while !until.done(started, batches) {
-        batches += 1;
+    until.rate(lines.len(), || {
         let t = Instant::now();
         file.write_all(&bytes)?;
         if sync {
             file.sync_data()?;
         }
-        timed += t.elapsed();
-        written += lines.len() as u64;
-    }
-    Ok(written as f64 / timed.as_secs_f64().max(1e-9))
+        Ok(t.elapsed())
+    })
 }
 
 /// The raw loop with each batch's write + sync handed to Tokio's blocking
@@ -253,12 +235,7 @@ fn raw_blocking_rate(
 ) -> BenchResult<f64> {
     let file = std::sync::Arc::new(std::sync::Mutex::new(File::create(dir.join("raw.jsonl"))?));
     let bytes = std::sync::Arc::new(lines.concat());
-    let mut timed = Duration::ZERO;
-    let mut written = 0u64;
-    let started = Instant::now();
-    let mut batches = 0;
-    while !until.done(started, batches) {
-        batches += 1;
+    until.rate(lines.len(), || {
         let (file, bytes) = (file.clone(), bytes.clone());
         let t = Instant::now();
         let task = rt.spawn_blocking(move || {
@@ -267,10 +244,8 @@ fn raw_blocking_rate(
             if sync { file.sync_data() } else { Ok(()) }
         });
         rt.block_on(task)??;
-        timed += t.elapsed();
-        written += lines.len() as u64;
-    }
-    Ok(written as f64 / timed.as_secs_f64().max(1e-9))
+        Ok(t.elapsed())
+    })
 }
 
 /// Entries per second, and the median milliseconds of one write + sync.
