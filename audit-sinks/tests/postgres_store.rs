@@ -5,6 +5,7 @@
 mod postgres_support;
 
 use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use audit_core::Sink as _;
@@ -12,7 +13,10 @@ use audit_core::integrity::{CheckpointPolicy, Sequencer, VerifyOptions, verify};
 use audit_core::query::Query;
 use audit_core::store::AuditStore as _;
 use audit_core::testing::conformance;
-use audit_core::{AuditEvent, ServiceInfo, SigningKey, Source};
+use audit_core::{
+    Actor, AuditEvent, Body, Change, GrpcRequest, HttpRequest, Outcome, Request, Resource,
+    Response, ServiceInfo, SigningKey, Source,
+};
 use audit_sinks::postgres::PostgresSink;
 use postgres_support::{TestDb, entry, entry_at, scan_all};
 use serde_json::json;
@@ -262,5 +266,175 @@ async fn a_scan_reads_one_snapshot() {
     assert_eq!(rest.len(), first.len() - 1);
     assert_eq!(rest, first[1..]);
     assert_eq!(scan_all(&store).await.len(), 2_600);
+    sink.shutdown().await.unwrap();
+}
+
+/// Entries that use every column, in every form: HTTP and gRPC requests, IPv4,
+/// IPv6 and no address, NUL in text and in JSON, a chain, changes,
+/// metadata, several resources, and none of the optional parts.
+fn varied_entries() -> Vec<AuditEvent> {
+    let mut service = ServiceInfo::new("svc");
+    service.instance = Some("i-1".to_owned());
+    let key = SigningKey::ed25519_from_bytes(&[5; 32]);
+    let mut seq = Sequencer::new(Some(key), CheckpointPolicy::default(), service.clone());
+    let mut out = vec![seq.genesis().unwrap()];
+    for n in 0..6 {
+        let mut e = entry(n);
+        e.service = service.clone();
+        let mut response = Response::default();
+        match n {
+            0 => {
+                let mut http = HttpRequest::new("PATCH", "/projects/p_0");
+                http.route = Some("/projects/{id}".to_owned());
+                http.body = Some(Body::Json(json!({"name": "new", "nul": "a\u{0}b"})));
+                e.request = Some(Request::Http(http));
+                response.status = Some(200);
+                response.duration_us = Some(1234);
+                e.source = Source::new()
+                    .ip("203.0.113.7".parse().unwrap())
+                    .user_agent("curl/8")
+                    .request_id("r-1");
+                e.changes.push(Change::new("/name", "old", "new"));
+            }
+            1 => {
+                e.request = Some(Request::Grpc(GrpcRequest::new("projects.v1.Projects", "Update")));
+                response.grpc_status = Some(5);
+                e.outcome = Outcome::Failure;
+                e.reason = Some("not found \u{0} here".to_owned());
+                e.source = Source::new().ip("2001:db8::7".parse().unwrap());
+            }
+            2 => {
+                e.resource.push(Resource::new("member", "m_2").name("Ann \u{0}"));
+                e.metadata.insert("text".to_owned(), json!("tab \t quote \" \\u0000 literal"));
+            }
+            3 => {
+                e.actor = Actor::api_key("ci-deploy").name("CI");
+                e.tenant = None;
+            }
+            _ => {
+                e.description = format!("nul \u{0} in description {n}");
+            }
+        }
+        if n < 2 {
+            e.response = Some(response);
+        }
+        seq.seal(&mut e).unwrap();
+        out.push(e);
+    }
+    out.push(seq.checkpoint(true).unwrap());
+    out
+}
+
+/// Every column the sink wrote (all but `ingest_seq`, whose values a failed
+/// `COPY` may skip), row by row in write order.
+async fn stored_rows(db: &TestDb) -> Vec<serde_json::Value> {
+    let pool = db.pool().await;
+    // `row_to_json`: `to_jsonb` cannot hold the `\u0000` of `entry`.
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT row_to_json(a)::text FROM audit_events a ORDER BY ingest_seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    rows.iter()
+        .map(|row| {
+            let mut row: serde_json::Value = serde_json::from_str(row).unwrap();
+            row.as_object_mut().unwrap().remove("ingest_seq").expect("ingest_seq");
+            row
+        })
+        .collect()
+}
+
+/// Collects the sink's debug events on this thread.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn count(&self, needle: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).matches(needle).count()
+    }
+}
+
+#[tokio::test]
+async fn the_copy_and_the_on_conflict_insert_store_the_same_rows() {
+    const FALLBACK: &str = "inserting it with ON CONFLICT";
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let entries = varied_entries();
+
+    // A: the whole batch in one COPY.
+    let a = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&a.url).await.unwrap();
+    sink.write_batch(&entries).await.unwrap();
+    assert_eq!(scan_all(&sink.store()).await, entries);
+    sink.shutdown().await.unwrap();
+    assert_eq!(logs.count(FALLBACK), 0, "a fresh batch is copied");
+
+    // B: the first entry alone, then the whole batch: its COPY fails on the
+    // stored entry, and the ON CONFLICT insert stores the rest.
+    let b = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&b.url).await.unwrap();
+    sink.write_batch(&entries[..1]).await.unwrap();
+    sink.write_batch(&entries).await.unwrap();
+    assert_eq!(logs.count(FALLBACK), 1);
+    assert_eq!(scan_all(&sink.store()).await, entries);
+
+    // Both ways store the same values in every column.
+    let (rows_a, rows_b) = (stored_rows(&a).await, stored_rows(&b).await);
+    assert_eq!(rows_a.len(), entries.len());
+    for (row_a, row_b) in rows_a.iter().zip(&rows_b) {
+        assert_eq!(row_a, row_b);
+    }
+    // Spot checks of the typed columns: NUL replaced, addresses typed.
+    assert_eq!(rows_a[1]["ip"], "203.0.113.7");
+    assert_eq!(rows_a[1]["status"], 200);
+    assert_eq!(rows_a[1]["route"], "/projects/{id}");
+    assert_eq!(rows_a[1]["request"]["body"]["nul"], "a\u{fffd}b");
+    assert_eq!(rows_a[1]["changes"][0]["after"], "new");
+    assert_eq!(rows_a[2]["ip"], "2001:db8::7");
+    assert_eq!(rows_a[2]["grpc_status"], 5);
+    assert_eq!(rows_a[2]["route"], "/projects.v1.Projects/Update");
+    assert_eq!(rows_a[2]["reason"], "not found \u{fffd} here");
+    assert_eq!(rows_a[3]["resources"][1]["name"], "Ann \u{fffd}");
+    assert_eq!(rows_a[3]["metadata"]["text"], "tab \t quote \" \\u0000 literal");
+    assert_eq!(rows_a[4]["actor"], "api-key:CI");
+    assert_eq!(rows_a[4]["actor_keys"], serde_json::json!(["api-key:CI", "ci-deploy", "CI"]));
+    assert_eq!(rows_a[4]["tenant"], serde_json::Value::Null);
+    assert_eq!(rows_a[5]["description"], "nul \u{fffd} in description 4");
+    assert_eq!(rows_a[5]["chain_seq"], 5);
+    assert_eq!(rows_a[5]["service_instance"], "i-1");
+    // `entry` keeps the NUL.
+    let stored: AuditEvent = serde_json::from_value(rows_a[5]["entry"].clone()).unwrap();
+    assert_eq!(stored, entries[5]);
+
+    // While replaying, batches skip the COPY: an overlapping batch goes
+    // straight to the insert; a batch of new entries stores all of them and
+    // ends the replay, so the next overlapping batch tries a COPY again.
+    let more: Vec<AuditEvent> = (10..13).map(entry).collect();
+    let overlapping = [&entries[7..], &more[..1]].concat();
+    sink.write_batch(&overlapping).await.unwrap();
+    assert_eq!(logs.count(FALLBACK), 1, "no COPY while replaying");
+    sink.write_batch(&more[1..2]).await.unwrap();
+    let overlapping = [&more[1..2], &more[2..]].concat();
+    sink.write_batch(&overlapping).await.unwrap();
+    assert_eq!(logs.count(FALLBACK), 2, "a COPY again once a batch stored every entry");
+    let expected: Vec<AuditEvent> = entries.iter().chain(&more).cloned().collect();
+    assert_eq!(scan_all(&sink.store()).await, expected);
     sink.shutdown().await.unwrap();
 }

@@ -367,8 +367,9 @@ mod imp {
         report.note(format!(
             "Fresh database per run at {}; the same 34 columns and values the sink writes; only \
              the database calls are timed (the raw baselines get rows already encoded, the sink \
-             encodes its own). The sink's `write_batch` is one `INSERT .. SELECT FROM UNNEST(..) \
-             ON CONFLICT DO NOTHING` per batch; COPY and INSERT autocommit.",
+             encodes its own). The sink's `write_batch` is one binary COPY per batch (and, for a \
+             batch holding entries already stored, one `INSERT .. SELECT FROM UNNEST(..) ON \
+             CONFLICT DO NOTHING`, which this load never needs); COPY and INSERT autocommit.",
             bench.settings.postgres_url
         ));
         Ok(report)

@@ -97,12 +97,18 @@
 //!
 //! # Writes
 //!
-//! `write_batch` sends the whole batch in one statement: every column is
-//! bound as an array and `UNNEST`ed, `ON CONFLICT (id, time) DO NOTHING`. A
-//! retried or replayed batch (after a lost connection whose commit did
-//! happen, or from the spool after a restart) inserts nothing twice: a
-//! replayed entry has the same id and time. Entries keep the batch's order
-//! in `ingest_seq`.
+//! `write_batch` sends the whole batch in one binary `COPY`, the fastest
+//! way into PostgreSQL. A retried or replayed batch (after a lost connection
+//! whose commit did happen, or from the spool after a restart) inserts
+//! nothing twice: a replayed entry has the same id and time, so its `COPY`
+//! fails on the primary key (and, being one statement, stores nothing), and
+//! the batch goes again as one `INSERT .. SELECT FROM UNNEST(..) ON CONFLICT
+//! (id, time) DO NOTHING`, every column bound as an array. Until a batch
+//! stores every one of its entries, the next batches go straight to that
+//! insert, so a replay from the spool does not pay for a failed `COPY` per
+//! batch. Both ways write the same values (one function maps an entry to
+//! its row for both), and entries keep the batch's order in `ingest_seq`.
+//! The application role needs `INSERT` for both; no other grant.
 //!
 //! An attempt has [`write_timeout`](PostgresSinkBuilder::write_timeout)
 //! (30 s by default) once it holds a connection; then it is abandoned, its

@@ -1,5 +1,6 @@
 //! [`PostgresSink`]: the write side.
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
@@ -15,7 +16,7 @@ use super::error::sink_error;
 use super::migrate::check_schema;
 use super::partition::{Month, Partitions, is_missing_partition};
 use super::retention::{self, REPORT_CAPACITY, RetentionEvents, RetentionReport, RetentionRule};
-use super::row::Columns;
+use super::row::{Columns, CopyRows, is_duplicate};
 use super::target::describe;
 use super::{PostgresError, PostgresSinkBuilder, PostgresStore};
 
@@ -46,6 +47,10 @@ struct Shared {
     warned_untaken: AtomicBool,
     stop: Arc<Notify>,
     closed: AtomicBool,
+    /// Set when a batch held entries already stored (a replay): batches go
+    /// through the `ON CONFLICT` insert until one stores every entry, instead
+    /// of failing a `COPY` first.
+    replaying: AtomicBool,
 }
 
 impl fmt::Debug for PostgresSink {
@@ -106,6 +111,7 @@ impl PostgresSink {
                 warned_untaken: AtomicBool::new(false),
                 stop: Arc::new(Notify::new()),
                 closed: AtomicBool::new(false),
+                replaying: AtomicBool::new(false),
             }),
         };
         sink.ensure_ahead().await.map_err(|e| {
@@ -208,26 +214,51 @@ impl Shared {
     }
 
     /// One attempt at a batch on one connection: creates missing
-    /// partitions, then inserts.
-    async fn insert(&self, conn: &mut PgConnection, columns: &Columns) -> Result<(), SinkError> {
-        let n = columns.len();
+    /// partitions, then copies the rows in; a batch holding an entry already
+    /// stored goes again through the `ON CONFLICT` insert.
+    async fn write(
+        &self,
+        conn: &mut PgConnection,
+        batch: &[AuditEvent],
+        mut rows: Rows,
+    ) -> Result<(), SinkError> {
+        let n = batch.len();
+        let months: BTreeSet<Month> = batch.iter().map(|e| Month::of(e.time)).collect();
         let mut attempt = 0;
         loop {
-            let missing = self.partitions.missing(columns.months().chain(self.ahead()));
+            let missing = self.partitions.missing(months.iter().copied().chain(self.ahead()));
             self.partitions
                 .ensure(&mut *conn, &missing)
                 .await
                 .map_err(|e| sink_error(&self.target, n, e))?;
-            match columns.insert(&mut *conn).await {
-                Ok(done) => {
-                    let skipped = n as u64 - done.rows_affected().min(n as u64);
+            let done = match &rows {
+                Rows::Copy(copy) => copy.copy(&mut *conn).await.map(|_| 0),
+                Rows::Insert(columns) => columns
+                    .insert(&mut *conn)
+                    .await
+                    .map(|done| n as u64 - done.rows_affected().min(n as u64)),
+            };
+            match done {
+                Ok(skipped) => {
                     if skipped > 0 {
                         tracing::debug!(
                             sink = %self.config.name, skipped,
                             "audit entries already stored were skipped"
                         );
+                    } else if matches!(rows, Rows::Insert(_)) {
+                        self.replaying.store(false, Ordering::Relaxed);
                     }
                     return Ok(());
+                }
+                // Nothing of the COPY was stored: insert the batch again,
+                // skipping the entries already there.
+                Err(e) if is_duplicate(&e) && matches!(rows, Rows::Copy(_)) => {
+                    tracing::debug!(
+                        sink = %self.config.name,
+                        "a batch holds audit entries already stored; inserting it with ON CONFLICT"
+                    );
+                    self.replaying.store(true, Ordering::Relaxed);
+                    rows = Rows::Insert(Columns::encode(batch)?);
                 }
                 // A partition was dropped behind our back: create it, try again.
                 Err(e) if is_missing_partition(&e) && attempt < 2 => {
@@ -263,6 +294,14 @@ impl Shared {
     }
 }
 
+/// A batch, encoded for one of the two ways of writing it.
+enum Rows {
+    /// A binary `COPY`: the normal path.
+    Copy(CopyRows),
+    /// The `ON CONFLICT` insert: for batches holding entries already stored.
+    Insert(Columns),
+}
+
 /// Creates partitions ahead and applies retention every `interval` (the
 /// sink did both once when it started), until the sink shuts down or is
 /// dropped. Holds the sink only while it works, so that dropping every clone
@@ -286,11 +325,12 @@ impl Sink for PostgresSink {
         &self.shared.config.name
     }
 
-    /// Inserts the batch with one `INSERT ... SELECT FROM UNNEST(...) ON
-    /// CONFLICT (id, time) DO NOTHING`: entries already stored are skipped,
-    /// so a replayed batch inserts nothing twice. Missing partitions are
-    /// created first (and again if one was dropped meanwhile). An attempt
-    /// that takes longer than the
+    /// Writes the batch with one binary `COPY`. When an entry of it is
+    /// already stored (a replay), nothing of the `COPY` is, and the batch is
+    /// inserted again with one `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT
+    /// (id, time) DO NOTHING`, which skips those entries; so a replayed batch
+    /// inserts nothing twice. Missing partitions are created first (and again
+    /// if one was dropped meanwhile). An attempt that takes longer than the
     /// [`write_timeout`](PostgresSinkBuilder::write_timeout) fails
     /// transiently and closes its connection.
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
@@ -301,11 +341,15 @@ impl Sink for PostgresSink {
         if batch.is_empty() {
             return Ok(());
         }
-        let columns = Columns::encode(batch)?;
-        let n = columns.len();
+        let rows = if s.replaying.load(Ordering::Relaxed) {
+            Rows::Insert(Columns::encode(batch)?)
+        } else {
+            Rows::Copy(CopyRows::encode(batch)?)
+        };
+        let n = batch.len();
         let mut conn = s.pool.acquire().await.map_err(|e| sink_error(&s.target, n, e))?;
         let timeout = s.config.write_timeout;
-        match tokio::time::timeout(timeout, s.insert(&mut conn, &columns)).await {
+        match tokio::time::timeout(timeout, s.write(&mut conn, batch, rows)).await {
             Ok(done) => done,
             Err(_elapsed) => {
                 // Cancelled mid-statement, the connection is in an unknown
