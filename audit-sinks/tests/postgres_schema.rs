@@ -28,7 +28,11 @@ async fn migrations_are_idempotent_and_safe_to_run_concurrently() {
         assert_eq!(report.version, postgres::SCHEMA_VERSION);
         applied += report.applied.len();
     }
-    assert_eq!(applied, 1, "exactly one instance applies the migration");
+    assert_eq!(
+        applied,
+        postgres::SCHEMA_VERSION as usize,
+        "exactly one instance applies each migration"
+    );
 
     // And again, on an application pool.
     let pool = db.pool().await;
@@ -39,13 +43,92 @@ async fn migrations_are_idempotent_and_safe_to_run_concurrently() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    assert_eq!(rows, 1);
+    assert_eq!(rows, i64::from(postgres::SCHEMA_VERSION));
     // The application's own sqlx migrations table is left alone.
     let sqlx_table: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
         .fetch_one(&pool)
         .await
         .unwrap();
     assert!(!sqlx_table);
+}
+
+/// An entry with 16 KB of metadata, which PostgreSQL compresses.
+fn large(mut e: audit_core::AuditEvent) -> audit_core::AuditEvent {
+    e.metadata.insert("notes".to_owned(), "compressible text ".repeat(1000).into());
+    e
+}
+
+/// The compression of `entry` in `audit_events` and each partition:
+/// `l` (lz4), `p` (pglz) or empty (the server's default, pglz).
+async fn compression(pool: &sqlx::PgPool) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT c.relname::text, a.attcompression::text FROM pg_attribute a \
+         JOIN pg_class c ON c.oid = a.attrelid \
+         WHERE a.attname = 'entry' AND (c.oid = 'audit_events'::regclass \
+            OR c.oid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'audit_events'::regclass)) \
+         ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_version_1_database_works_and_migrating_it_moves_every_partition_to_lz4() {
+    let db = TestDb::migrated().await;
+    let pool = db.pool().await;
+    let has_lz4: bool = sqlx::query_scalar(
+        "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    // Back to version 1: pglz everywhere, migration 2 not recorded.
+    for (table, _) in compression(&pool).await {
+        sqlx::raw_sql(&format!(
+            "ALTER TABLE ONLY {table} ALTER COLUMN entry SET COMPRESSION pglz, \
+             ALTER COLUMN request SET COMPRESSION pglz"
+        ))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    sqlx::query("DELETE FROM audit_schema_migrations WHERE version = 2")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(compression(&pool).await.iter().all(|(_, c)| c == "p"));
+
+    // This build writes to it, and to an old month's partition.
+    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let old = large(entry_at(0, datetime!(2025-03-10 12:00 UTC)));
+    let now = large(entry(1));
+    sink.write_batch(&[old.clone(), now.clone()]).await.unwrap();
+
+    let report = postgres::migrate(&pool).await.unwrap();
+    assert_eq!(report.applied, [2]);
+    let expected = if has_lz4 { "l" } else { "p" };
+    let after = compression(&pool).await;
+    assert!(after.len() >= 3, "the parent and at least two partitions: {after:?}");
+    assert!(after.iter().all(|(_, c)| c == expected), "{after:?}");
+    // A partition made after the migration inherits it.
+    let later = large(entry_at(2, datetime!(2024-07-01 00:00 UTC)));
+    sink.write_batch(std::slice::from_ref(&later)).await.unwrap();
+    let made_later = compression(&pool).await;
+    let p2024 = made_later.iter().find(|(t, _)| t == "audit_events_p2024_07").expect("partition");
+    assert_eq!(p2024.1, expected, "{made_later:?}");
+    // Everything reads back, whatever it was compressed with.
+    let methods: Vec<String> = sqlx::query_scalar(
+        "SELECT pg_column_compression(entry) FROM audit_events ORDER BY ingest_seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(methods, ["pglz", "pglz", if has_lz4 { "lz4" } else { "pglz" }]);
+    let stored = sink.store().query(&Query::new().limit(10)).await.unwrap();
+    assert_eq!(stored.entries.len(), 3);
+    assert!([old, now, later].iter().all(|e| stored.entries.contains(e)));
+    sink.shutdown().await.unwrap();
 }
 
 #[tokio::test]

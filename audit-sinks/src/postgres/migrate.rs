@@ -17,8 +17,14 @@ use sqlx::{Executor as _, PgPool};
 use super::PostgresError;
 use super::target::describe;
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The schema version [`migrate`] brings a database to: the newest this
+/// build knows.
+pub const SCHEMA_VERSION: u32 = 2;
+
+/// The oldest schema version this build writes and reads. Version 2 only
+/// changes how large values are compressed, so a database at version 1
+/// works, a little slower.
+const REQUIRED_VERSION: u32 = 1;
 
 /// The advisory lock key that serializes migrations (`audit-sinks migrate`).
 const MIGRATION_LOCK: i64 = 7_021_770_040_830_312_448;
@@ -29,11 +35,18 @@ struct Migration {
     description: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "audit_events: partitioned table, indexes, append-only triggers, partition and retention functions",
-    sql: include_str!("migrations/0001_audit_events.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "audit_events: partitioned table, indexes, append-only triggers, partition and retention functions",
+        sql: include_str!("migrations/0001_audit_events.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "audit_events: lz4 compression for the large values, where the server has lz4",
+        sql: include_str!("migrations/0002_lz4_compression.sql"),
+    },
+];
 
 /// What [`migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,12 +197,19 @@ pub(crate) async fn schema_version(pool: &PgPool, target: &str) -> Result<u32, P
 /// Fails unless the schema is at least the version this build needs.
 pub(crate) async fn check_schema(pool: &PgPool, target: &str) -> Result<(), PostgresError> {
     let found = schema_version(pool, target).await?;
-    if found < SCHEMA_VERSION {
+    if found < REQUIRED_VERSION {
         return Err(PostgresError::SchemaOutdated {
             target: target.to_owned(),
             found,
-            expected: SCHEMA_VERSION,
+            expected: REQUIRED_VERSION,
         });
+    }
+    if found < SCHEMA_VERSION {
+        tracing::info!(
+            %target, found, latest = SCHEMA_VERSION,
+            "the audit schema works but is not the latest: `audit migrate --store postgres://...` \
+             (or audit_sinks::postgres::migrate) upgrades it"
+        );
     }
     if found > SCHEMA_VERSION {
         tracing::warn!(

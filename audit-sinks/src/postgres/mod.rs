@@ -83,6 +83,12 @@
 //!
 //! The indexes, and the query plans that chose them, are in [`query_plans`].
 //!
+//! A row holds the entry twice (verbatim in `entry`, and in parts in the
+//! `jsonb` columns), a few KB that PostgreSQL compresses. Schema version 2
+//! sets those columns to lz4 where the server has it (its default, pglz,
+//! was the largest single cost of an insert); a database still at version 1
+//! works, and the sink logs that `audit migrate` would upgrade it.
+//!
 //! # Partitions
 //!
 //! The sink creates the partitions of the current month and the next
