@@ -14,10 +14,11 @@ use audit_core::query::Query;
 use audit_core::store::AuditStore as _;
 use audit_core::testing::conformance;
 use audit_core::{
-    Actor, AuditEvent, Body, Change, GrpcRequest, HttpRequest, Outcome, Request, Resource,
-    Response, ServiceInfo, SigningKey, Source,
+    Actor, AuditEvent, Body, Change, EncodedBatch, GrpcRequest, HttpRequest, JsonEntry, Outcome,
+    Request, Resource, Response, ServiceInfo, SigningKey, Source,
 };
 use audit_sinks::postgres::PostgresSink;
+use bytes::Bytes;
 use postgres_support::{TestDb, entry, entry_at, scan_all};
 use serde_json::json;
 use time::macros::datetime;
@@ -436,5 +437,52 @@ async fn the_copy_and_the_on_conflict_insert_store_the_same_rows() {
     assert_eq!(logs.count(FALLBACK), 2, "a COPY again once a batch stored every entry");
     let expected: Vec<AuditEvent> = entries.iter().chain(&more).cloned().collect();
     assert_eq!(scan_all(&sink.store()).await, expected);
+    sink.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_pipelines_json_of_an_entry_is_stored_as_it_is() {
+    let db = TestDb::migrated().await;
+    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let entries = varied_entries();
+    // The pipeline hands over `serde_json::to_vec` of each entry; pretty
+    // JSON of the same entries shows which bytes the sink stored. The last
+    // two have none and are serialized by the sink.
+    let json: Vec<Option<Bytes>> = entries[..entries.len() - 2]
+        .iter()
+        .map(|e| Some(Bytes::from(serde_json::to_vec_pretty(e).unwrap())))
+        .collect();
+    sink.write_encoded(EncodedBatch::with_json(&entries, &json)).await.unwrap();
+    // A batch of JSON alone, as sinks that want no entries get it.
+    let more: Vec<AuditEvent> = (20..23).map(entry).collect();
+    let alone: Vec<JsonEntry> = more
+        .iter()
+        .map(|e| JsonEntry { id: e.id, json: Bytes::from(serde_json::to_vec_pretty(e).unwrap()) })
+        .collect();
+    sink.write_encoded(EncodedBatch::from_json(&alone)).await.unwrap();
+
+    let pool = db.pool().await;
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT entry::text FROM audit_events ORDER BY ingest_seq")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let expected: Vec<String> = json
+        .iter()
+        .map(|j| String::from_utf8(j.as_ref().unwrap().to_vec()).unwrap())
+        .chain(entries[entries.len() - 2..].iter().map(|e| serde_json::to_string(e).unwrap()))
+        .chain(alone.iter().map(|j| String::from_utf8(j.json.to_vec()).unwrap()))
+        .collect();
+    assert_eq!(stored, expected);
+    let all: Vec<AuditEvent> = entries.iter().chain(&more).cloned().collect();
+    assert_eq!(scan_all(&sink.store()).await, all);
+    // The typed columns come from the entries, as always.
+    let actors: Vec<String> = sqlx::query_scalar(
+        "SELECT actor FROM audit_events WHERE event = 'project.update' ORDER BY ingest_seq",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(actors[0], "user0@example.com");
     sink.shutdown().await.unwrap();
 }

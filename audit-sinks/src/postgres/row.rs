@@ -10,7 +10,8 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use audit_core::{AuditEvent, Request, SinkError};
+use audit_core::{AuditEvent, EncodedBatch, Request, SinkError};
+use bytes::Bytes;
 use serde::Serialize;
 use sqlx::PgExecutor;
 use sqlx::postgres::PgQueryResult;
@@ -245,6 +246,9 @@ const PG_EPOCH_US: i128 = 946_684_800_000_000;
 /// Appends one field's 4-byte length, then its bytes.
 struct CopyFields<'a> {
     out: &'a mut Vec<u8>,
+    /// The pipeline's JSON of the entry, when it has it: `serde_json` of
+    /// the entry, made once while hashing it.
+    json: Option<&'a [u8]>,
 }
 
 impl CopyFields<'_> {
@@ -322,7 +326,13 @@ impl Fields for CopyFields<'_> {
     }
 
     fn json(&mut self, e: &AuditEvent) -> serde_json::Result<()> {
-        self.json_field(&[], e, false)
+        match self.json {
+            Some(json) => {
+                self.field(json);
+                Ok(())
+            }
+            None => self.json_field(&[], e, false),
+        }
     }
 
     fn inet(&mut self, v: Option<IpAddr>) {
@@ -359,18 +369,22 @@ impl Fields for CopyFields<'_> {
 }
 
 impl CopyRows {
-    /// Encodes a batch. An entry that cannot be encoded fails the batch
-    /// permanently.
-    pub(crate) fn encode(batch: &[AuditEvent]) -> Result<Self, SinkError> {
-        // About the entry's JSON twice (the `entry` column and the typed
-        // ones) per row.
-        let mut payload = Vec::with_capacity(19 + batch.len() * 4096 + 2);
+    /// Encodes a batch, with the pipeline's JSON of its entries where it has
+    /// it (for the `entry` column; the same bytes `serde_json` would make).
+    /// An entry that cannot be encoded fails the batch permanently.
+    pub(crate) fn encode(batch: EncodedBatch<'_>) -> Result<Self, SinkError> {
+        let entries = batch.entries().unwrap_or_default();
+        // A row holds about the entry's JSON twice: in `entry`, and in parts.
+        let size: usize = (0..entries.len()).map(|i| batch.json(i).map_or(1024, Bytes::len)).sum();
+        let mut payload = Vec::with_capacity(19 + 2 * size + 2);
         payload.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
         payload.extend_from_slice(&0i32.to_be_bytes()); // flags
         payload.extend_from_slice(&0i32.to_be_bytes()); // header extension
-        for e in batch {
+        for (i, e) in entries.iter().enumerate() {
             payload.extend_from_slice(&(COLUMNS.len() as i16).to_be_bytes());
-            visit(e, &mut CopyFields { out: &mut payload }).map_err(|why| unencodable(e, why))?;
+            let json = batch.json(i).map(|json| &json[..]);
+            visit(e, &mut CopyFields { out: &mut payload, json })
+                .map_err(|why| unencodable(e, why))?;
         }
         payload.extend_from_slice(&(-1i16).to_be_bytes());
         Ok(Self { payload })

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, Sink, SinkError};
+use audit_core::{AuditEvent, EncodedBatch, Sink, SinkError};
+use bytes::Bytes;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
 use tokio::sync::{Notify, mpsc};
@@ -334,6 +335,20 @@ impl Sink for PostgresSink {
     /// [`write_timeout`](PostgresSinkBuilder::write_timeout) fails
     /// transiently and closes its connection.
     async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
+        self.write_encoded(EncodedBatch::new(batch)).await
+    }
+
+    /// `true`: the `entry` column takes the JSON the pipeline made of each
+    /// entry while hashing it (a copy of the hashed bytes), instead of the
+    /// sink serializing every entry again on its worker.
+    fn wants_json(&self) -> bool {
+        true
+    }
+
+    /// As [`write_batch`](Self::write_batch), taking the `entry` column from
+    /// the pipeline's JSON of each entry when the batch has it, instead of
+    /// serializing the entry again: the same bytes.
+    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
         let s = &self.shared;
         if s.closed.load(Ordering::SeqCst) {
             return Err(SinkError::permanent("the PostgreSQL sink was shut down"));
@@ -341,15 +356,26 @@ impl Sink for PostgresSink {
         if batch.is_empty() {
             return Ok(());
         }
+        let Some(entries) = batch.entries() else {
+            // JSON alone (only when called so directly): read the entries
+            // back, keeping their JSON.
+            let entries = batch.decode().map_err(|e| {
+                SinkError::permanent(format!("a batch's JSON cannot be read back as entries: {e}"))
+                    .with_source(e)
+            })?;
+            let json: Vec<Option<Bytes>> =
+                (0..batch.len()).map(|i| batch.json(i).cloned()).collect();
+            return self.write_encoded(EncodedBatch::with_json(&entries, &json)).await;
+        };
         let rows = if s.replaying.load(Ordering::Relaxed) {
-            Rows::Insert(Columns::encode(batch)?)
+            Rows::Insert(Columns::encode(entries)?)
         } else {
             Rows::Copy(CopyRows::encode(batch)?)
         };
-        let n = batch.len();
+        let n = entries.len();
         let mut conn = s.pool.acquire().await.map_err(|e| sink_error(&s.target, n, e))?;
         let timeout = s.config.write_timeout;
-        match tokio::time::timeout(timeout, s.write(&mut conn, batch, rows)).await {
+        match tokio::time::timeout(timeout, s.write(&mut conn, entries, rows)).await {
             Ok(done) => done,
             Err(_elapsed) => {
                 // Cancelled mid-statement, the connection is in an unknown
