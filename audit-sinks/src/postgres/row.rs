@@ -258,9 +258,10 @@ impl CopyFields<'_> {
     }
 
     fn len_prefix(&mut self, len: usize) {
-        // A field over 1 GiB is refused by the server (and cannot reach it:
-        // a `jsonb` value is at most 255 MiB), so this saturates rather
-        // than wraps.
+        // No field of an entry comes near 2 GiB (the layer caps bodies, the
+        // queue's byte bound holds whole entries); were one to, the length
+        // saturates, the server rejects the stream, and the batch fails
+        // with its error instead of writing a wrapped length.
         let len = i32::try_from(len).unwrap_or(i32::MAX);
         self.out.extend_from_slice(&len.to_be_bytes());
     }
