@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use audit_core::{AuditEvent, EncodedBatch, Sink as _};
 use audit_sinks::file::{FileSink, Fsync};
-use bytes::Bytes;
+use bytes::{BufMut as _, Bytes, BytesMut};
 
 use crate::entry;
 use crate::harness::{self, Bench, BenchResult, interleave};
@@ -197,9 +197,19 @@ fn sink_rate(
                 entry::finished(template, seq)
             })
             .collect();
-        // What the pipeline hands the sink: each entry's JSON, made while hashing.
+        // What the pipeline hands the sink: each entry's JSON, made while
+        // hashing, as slices of one shared buffer (so a handle's clone is a
+        // count, as in the pipeline, not the first clone of a `Vec` turning
+        // into a shared buffer).
         let json: Vec<Option<Bytes>> = if encoded {
-            events.iter().map(|e| serde_json::to_vec(e).ok().map(Bytes::from)).collect()
+            let mut arena = BytesMut::new();
+            events
+                .iter()
+                .map(|e| {
+                    serde_json::to_writer((&mut arena).writer(), e)?;
+                    Ok(Some(arena.split().freeze()))
+                })
+                .collect::<BenchResult<_>>()?
         } else {
             Vec::new()
         };
