@@ -320,10 +320,15 @@ mod imp {
         let url = db.url.clone();
         let setup = rt.block_on(async {
             let sink = PostgresSink::connect(&url).await?;
+            let lean = PostgresSink::builder()
+                .name("postgres-lean")
+                .detail_columns(false)
+                .connect(&url)
+                .await?;
             let conn = PgConnection::connect(&url).await?;
-            Ok::<_, crate::harness::BenchError>((sink, conn))
+            Ok::<_, crate::harness::BenchError>((sink, lean, conn))
         });
-        let (sink, mut conn) = match setup {
+        let (sink, lean, mut conn) = match setup {
             Ok(s) => s,
             Err(e) => {
                 harness::stop(rt);
@@ -332,20 +337,22 @@ mod imp {
             }
         };
         let duration = bench.settings.short_duration();
-        let results = interleave(bench.settings.rounds, 3, |_, v| {
+        let results = interleave(bench.settings.rounds, 4, |_, v| {
             rt.block_on(async {
                 match v {
                     0 => sink_rate(&sink, duration).await,
                     1 => copy_rate(&mut conn, duration).await,
-                    _ => insert_rate(&mut conn, duration / 2).await,
+                    2 => insert_rate(&mut conn, duration / 2).await,
+                    _ => sink_rate(&lean, duration).await,
                 }
             })
         });
         rt.block_on(async {
             let _ = sink.shutdown().await;
+            let _ = lean.shutdown().await;
             let _ = conn.close().await;
         });
-        drop(sink);
+        drop((sink, lean));
         harness::stop(rt);
         db.drop_now(bench)?;
         let results = results?;
@@ -363,6 +370,20 @@ mod imp {
             side("INSERT", 2),
             summary(&ratios(&results[0], &results[2])),
             Target::AtLeast(20.0),
+        ));
+        report.row(Row::ratio(
+            "sink without the jsonb detail columns (`detail_columns(false)`) / sink",
+            side("without", 3),
+            side("sink", 0),
+            summary(&ratios(&results[3], &results[0])),
+            Target::Info,
+        ));
+        report.row(Row::ratio(
+            "sink without the jsonb detail columns / one INSERT per row",
+            side("without", 3),
+            side("INSERT", 2),
+            summary(&ratios(&results[3], &results[2])),
+            Target::Info,
         ));
         report.note(format!(
             "Fresh database per run at {}; the same 34 columns and values the sink writes; only \

@@ -12,14 +12,14 @@ fn migrate_applies_once_and_is_idempotent() {
     f.cmd("migrate")
         .assert()
         .success()
-        .stdout(predicate::str::starts_with("applied 2 migrations to postgres://"))
-        .stdout(predicate::str::contains("the audit schema is now at version 2"))
-        .stdout(predicate::str::contains("  migration 1\n  migration 2\n"))
+        .stdout(predicate::str::starts_with("applied 3 migrations to postgres://"))
+        .stdout(predicate::str::contains("the audit schema is now at version 3"))
+        .stdout(predicate::str::contains("  migration 1\n  migration 2\n  migration 3\n"))
         .stdout(predicate::str::contains(&f.name));
     f.cmd("migrate")
         .assert()
         .success()
-        .stdout(predicate::str::contains("is up to date (version 2); nothing was applied"));
+        .stdout(predicate::str::contains("is up to date (version 3); nothing was applied"));
     assert_eq!(f.count(), 0);
 }
 

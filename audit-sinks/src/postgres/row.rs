@@ -129,8 +129,10 @@ trait Fields {
     fn int8(&mut self, v: Option<i64>);
 }
 
-/// The values of `e`'s row, column by column.
-fn visit(e: &AuditEvent, f: &mut impl Fields) -> Result<(), String> {
+/// The values of `e`'s row, column by column; with `details` unset, the
+/// request, response, changes and metadata columns are `NULL` (they repeat
+/// parts of `entry`).
+fn visit(e: &AuditEvent, details: bool, f: &mut impl Fields) -> Result<(), String> {
     let json_error = |e: serde_json::Error| format!("it cannot be serialized as JSON: {e}");
     f.uuid(Some(e.id));
     f.time(e.time);
@@ -180,10 +182,10 @@ fn visit(e: &AuditEvent, f: &mut impl Fields) -> Result<(), String> {
     f.int8(seq);
     f.text(chain.map(|c| c.prev.as_str()));
     f.text(chain.map(|c| c.hash.as_str()).filter(|h| !h.is_empty()));
-    f.jsonb(e.request.as_ref()).map_err(json_error)?;
-    f.jsonb(e.response.as_ref()).map_err(json_error)?;
-    f.jsonb(Some(&e.changes).filter(|c| !c.is_empty())).map_err(json_error)?;
-    f.jsonb(Some(&e.metadata).filter(|m| !m.is_empty())).map_err(json_error)?;
+    f.jsonb(e.request.as_ref().filter(|_| details)).map_err(json_error)?;
+    f.jsonb(e.response.as_ref().filter(|_| details)).map_err(json_error)?;
+    f.jsonb(Some(&e.changes).filter(|c| details && !c.is_empty())).map_err(json_error)?;
+    f.jsonb(Some(&e.metadata).filter(|m| details && !m.is_empty())).map_err(json_error)?;
     f.json(e).map_err(json_error)?;
     Ok(())
 }
@@ -373,7 +375,7 @@ impl CopyRows {
     /// Encodes a batch, with the pipeline's JSON of its entries where it has
     /// it (for the `entry` column; the same bytes `serde_json` would make).
     /// An entry that cannot be encoded fails the batch permanently.
-    pub(crate) fn encode(batch: EncodedBatch<'_>) -> Result<Self, SinkError> {
+    pub(crate) fn encode(batch: EncodedBatch<'_>, details: bool) -> Result<Self, SinkError> {
         let entries = batch.entries().unwrap_or_default();
         // A row holds about the entry's JSON twice: in `entry`, and in parts.
         let size: usize = (0..entries.len()).map(|i| batch.json(i).map_or(1024, Bytes::len)).sum();
@@ -384,7 +386,7 @@ impl CopyRows {
         for (i, e) in entries.iter().enumerate() {
             payload.extend_from_slice(&(COLUMNS.len() as i16).to_be_bytes());
             let json = batch.json(i).map(|json| &json[..]);
-            visit(e, &mut CopyFields { out: &mut payload, json })
+            visit(e, details, &mut CopyFields { out: &mut payload, json })
                 .map_err(|why| unencodable(e, why))?;
         }
         payload.extend_from_slice(&(-1i16).to_be_bytes());
@@ -502,7 +504,7 @@ impl Fields for ColumnFields<'_> {
 impl Columns {
     /// Encodes a batch. An entry that cannot be encoded fails the batch
     /// permanently.
-    pub(crate) fn encode(batch: &[AuditEvent]) -> Result<Self, SinkError> {
+    pub(crate) fn encode(batch: &[AuditEvent], details: bool) -> Result<Self, SinkError> {
         let n = batch.len();
         let mut columns: Vec<Column> = COLUMNS
             .iter()
@@ -518,7 +520,7 @@ impl Columns {
             .collect();
         for e in batch {
             let mut fields = ColumnFields { columns: &mut columns, next: 0 };
-            visit(e, &mut fields).map_err(|why| unencodable(e, why))?;
+            visit(e, details, &mut fields).map_err(|why| unencodable(e, why))?;
             debug_assert_eq!(fields.next, COLUMNS.len());
         }
         Ok(Self { columns })

@@ -64,6 +64,7 @@ impl fmt::Debug for PostgresSink {
             .field("retention", &c.retention)
             .field("maintenance_interval", &c.maintenance_interval)
             .field("write_timeout", &c.write_timeout)
+            .field("detail_columns", &c.detail_columns)
             .field("owns_pool", &self.shared.owns_pool)
             .finish_non_exhaustive()
     }
@@ -259,7 +260,7 @@ impl Shared {
                         "a batch holds audit entries already stored; inserting it with ON CONFLICT"
                     );
                     self.replaying.store(true, Ordering::Relaxed);
-                    rows = Rows::Insert(Columns::encode(batch)?);
+                    rows = Rows::Insert(Columns::encode(batch, self.config.detail_columns)?);
                 }
                 // A partition was dropped behind our back: create it, try again.
                 Err(e) if is_missing_partition(&e) && attempt < 2 => {
@@ -367,10 +368,11 @@ impl Sink for PostgresSink {
                 (0..batch.len()).map(|i| batch.json(i).cloned()).collect();
             return self.write_encoded(EncodedBatch::with_json(&entries, &json)).await;
         };
+        let details = s.config.detail_columns;
         let rows = if s.replaying.load(Ordering::Relaxed) {
-            Rows::Insert(Columns::encode(entries)?)
+            Rows::Insert(Columns::encode(entries, details)?)
         } else {
-            Rows::Copy(CopyRows::encode(batch)?)
+            Rows::Copy(CopyRows::encode(batch, details)?)
         };
         let n = entries.len();
         let mut conn = s.pool.acquire().await.map_err(|e| sink_error(&s.target, n, e))?;
