@@ -35,6 +35,9 @@ struct Migration {
     description: &'static str,
 }
 
+/// The migrations, in order. One that adds a column to `audit_events` must
+/// also recreate the view `audit_events_details` (version 3), whose `a.*`
+/// was expanded to the columns of the day it was created.
 const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 1,

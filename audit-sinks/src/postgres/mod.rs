@@ -96,7 +96,11 @@
 //! `jsonb` columns), a few KB that PostgreSQL compresses. Schema version 2
 //! sets those columns to lz4 where the server has it (its default, pglz,
 //! was the largest single cost of an insert); a database still at version 1
-//! works, and the sink logs that `audit migrate` would upgrade it.
+//! works, and the sink logs that `audit migrate` would upgrade it. That
+//! upgrade changes only the catalog (values stored before keep pglz and read
+//! the same), but it holds an exclusive lock on the table and each partition
+//! until it commits, so reads and writes wait for it: a moment, unless a
+//! long query holds the table, which it then waits for in turn.
 //!
 //! # Partitions
 //!
