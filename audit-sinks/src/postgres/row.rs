@@ -526,8 +526,8 @@ impl Columns {
         Ok(Self { columns })
     }
 
-    /// Inserts the batch; entries already stored are skipped. Returns how
-    /// many were inserted.
+    /// Inserts the batch; entries already stored are skipped (the result's
+    /// `rows_affected` is how many were inserted).
     pub(crate) async fn insert<'e>(
         &self,
         executor: impl PgExecutor<'e>,
