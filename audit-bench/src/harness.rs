@@ -118,7 +118,7 @@ impl Bench {
 
     /// The default load plan.
     pub(crate) fn plan(&self) -> Plan {
-        Plan { warmup: self.settings.warmup, duration: self.settings.duration }
+        Plan::new(self.settings.warmup, self.settings.duration)
     }
 
     /// Runs the callers on the load runtime.

@@ -1,11 +1,23 @@
-//! A closed-loop load generator: a fixed number of connections, each with
-//! one request in flight, for a fixed time after a warm-up.
+//! A load generator: a fixed number of connections, each with one request
+//! in flight, for a fixed time after a warm-up.
 //!
 //! Each connection is one task on the load runtime that sends a request,
 //! waits for the whole response, records the latency in its own
 //! `hdrhistogram`, and sends the next. Only requests that start after the
 //! warm-up and end before the deadline are counted, so throughput is
 //! `counted / measured time` and nothing before or after is mixed in.
+//!
+//! By default the loop is closed: each connection sends its next request as
+//! soon as the last one is answered, so the server runs flat out and the
+//! latency measured is mostly waiting behind the other connections (at
+//! saturation, p99 moves with throughput). With [`Plan::paced`] it is open:
+//! the connections send at a fixed total rate, evenly spaced, so that
+//! two variants can be compared at the same offered load, below what either
+//! can serve, and the latency is what one request costs. A paced request
+//! that is due while the previous one on its connection is still in flight
+//! goes out as soon as that one is answered, and its latency counts from
+//! when it was due, so a server that falls behind shows it in the latency
+//! (no coordinated omission) and in the achieved rate.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -18,6 +30,7 @@ use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use tokio::time::Instant;
 
 use crate::alloc;
@@ -34,6 +47,21 @@ pub(crate) trait Caller: Send + 'static {
 pub(crate) struct Plan {
     pub(crate) warmup: Duration,
     pub(crate) duration: Duration,
+    /// Requests per second over all connections (open loop); `None` for a
+    /// closed loop (see the module docs).
+    pub(crate) rate: Option<f64>,
+}
+
+impl Plan {
+    /// A closed-loop plan.
+    pub(crate) fn new(warmup: Duration, duration: Duration) -> Self {
+        Self { warmup, duration, rate: None }
+    }
+
+    /// The same plan at a fixed total request rate (requests per second).
+    pub(crate) fn paced(self, rate: f64) -> Self {
+        Self { rate: Some(rate), ..self }
+    }
 }
 
 /// What a load run measured.
@@ -88,17 +116,37 @@ pub(crate) async fn run<C: Caller>(callers: Vec<C>, plan: Plan) -> LoadResult {
     let start = Instant::now();
     let t0 = start + plan.warmup;
     let t1 = t0 + plan.duration;
-    let mut tasks = Vec::with_capacity(callers.len());
+    let n = callers.len();
+    let mut dues = match plan.rate {
+        Some(rate) => pace(start, t1, rate, n).into_iter().map(Some).collect(),
+        None => (0..n).map(|_| None).collect::<Vec<_>>(),
+    };
+    let mut tasks = Vec::with_capacity(n);
     for mut caller in callers {
+        let mut due = dues.pop().expect("one per caller");
         tasks.push(tokio::spawn(async move {
             let mut r = WorkerResult { ok: 0, errors: 0, first_error: None, hist: histogram() };
+            // When the last request on this connection was answered.
+            let mut answered = start;
             loop {
-                let began = Instant::now();
+                let began = match due.as_mut() {
+                    None => Instant::now(),
+                    Some(due) => match due.recv().await {
+                        None => break,
+                        // Due while the last one was in flight: timed from
+                        // when it was due (the module docs).
+                        Some(at) if answered > at => at,
+                        // Otherwise from when it goes out, so that the
+                        // pacer's own lateness is not counted.
+                        Some(_) => Instant::now(),
+                    },
+                };
                 if began >= t1 {
                     break;
                 }
                 let result = caller.call().await;
                 let ended = Instant::now();
+                answered = ended;
                 match result {
                     Ok(()) if began >= t0 && ended <= t1 => {
                         r.ok += 1;
@@ -148,6 +196,39 @@ pub(crate) async fn run<C: Caller>(callers: Vec<C>, plan: Plan) -> LoadResult {
         latency_us: total.hist,
         allocations,
     }
+}
+
+/// Starts the pacer of an open-loop run: a thread that hands the
+/// connections, in turn, the times their requests are due, `rate` per second
+/// in all, from `start` until `t1`. It sleeps on the kernel's timer, precise
+/// to tens of microseconds; Tokio's timer ticks every millisecond, which
+/// would send each millisecond's requests in one burst. Each connection
+/// reads its receiver; the pacer stops when `t1` is reached or a receiver is
+/// gone.
+fn pace(start: Instant, t1: Instant, rate: f64, n: usize) -> Vec<UnboundedReceiver<Instant>> {
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| unbounded_channel()).unzip();
+    let every = Duration::from_secs_f64(1.0 / rate.max(1e-3));
+    let (start, t1) = (start.into_std(), t1.into_std());
+    let spawned = std::thread::Builder::new().name("bench-pacer".into()).spawn(move || {
+        let mut next = start;
+        for sender in senders.iter().cycle() {
+            if next >= t1 {
+                break;
+            }
+            let now = std::time::Instant::now();
+            if next > now {
+                std::thread::sleep(next - now);
+            }
+            if sender.send(Instant::from_std(next)).is_err() {
+                break;
+            }
+            next += every;
+        }
+    });
+    if let Err(e) = spawned {
+        panic!("cannot start the load generator's pacer thread: {e}");
+    }
+    receivers
 }
 
 /// The request every HTTP connection sends, over and over.
@@ -252,8 +333,7 @@ mod tests {
                 headers: HeaderMap::new(),
                 body: Bytes::from_static(b"hello"),
             };
-            let plan =
-                Plan { warmup: Duration::from_millis(50), duration: Duration::from_millis(200) };
+            let plan = Plan::new(Duration::from_millis(50), Duration::from_millis(200));
             tokio::spawn(run(HttpCaller::many(addr, target, 4), plan)).await.unwrap()
         });
         assert_eq!(result.errors, 0, "{:?}", result.first_error);
@@ -261,6 +341,57 @@ mod tests {
         assert!(result.rps() > 50.0);
         assert!(result.latency_ms(0.5) <= result.latency_ms(0.99));
         assert!(result.allocations_per_request() > 0.0);
+    }
+
+    #[test]
+    fn a_paced_load_keeps_its_rate_and_times_requests_from_when_they_were_due() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (fast, slow) = rt.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let app = Router::new()
+                .route("/fast", post(|| async { "ok" }))
+                // Answers in 20 ms, twice the paced interval below.
+                .route(
+                    "/slow",
+                    post(|| async {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        "ok"
+                    }),
+                );
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            let target = |path: &str| HttpTarget {
+                method: Method::POST,
+                paths: vec![path.into()],
+                headers: HeaderMap::new(),
+                body: Bytes::new(),
+            };
+            let plan = Plan::new(Duration::from_millis(50), Duration::from_millis(400));
+            // 2 connections at 200 requests/s in all: one every 10 ms each.
+            let fast =
+                tokio::spawn(run(HttpCaller::many(addr, target("/fast"), 2), plan.paced(200.0)));
+            let fast = fast.await.unwrap();
+            let slow =
+                tokio::spawn(run(HttpCaller::many(addr, target("/slow"), 2), plan.paced(200.0)));
+            (fast, slow.await.unwrap())
+        });
+        assert_eq!(fast.errors, 0, "{:?}", fast.first_error);
+        // The schedule allows 80 requests in the 400 ms window; a closed loop
+        // against this server would make thousands.
+        assert!(fast.ok <= 82, "{} requests", fast.ok);
+        assert!(fast.ok >= 10, "{} requests", fast.ok);
+        // The slow server answers one request per connection every 20 ms
+        // while two are due: each is timed from when it was due, so the
+        // latency grows past the 20 ms of service (a closed loop would read
+        // about 20 ms throughout).
+        assert_eq!(slow.errors, 0, "{:?}", slow.first_error);
+        assert!(slow.ok <= 42, "{} requests", slow.ok);
+        assert!(slow.latency_ms(0.99) >= 60.0, "p99 {} ms", slow.latency_ms(0.99));
+        assert!(slow.latency_ms(0.0) >= 20.0, "min {} ms", slow.latency_ms(0.0));
     }
 
     #[test]
@@ -275,7 +406,7 @@ mod tests {
                 headers: HeaderMap::new(),
                 body: Bytes::new(),
             };
-            let plan = Plan { warmup: Duration::ZERO, duration: Duration::from_millis(50) };
+            let plan = Plan::new(Duration::ZERO, Duration::from_millis(50));
             run(HttpCaller::many(addr, target, 1), plan).await
         });
         assert_eq!(result.ok, 0);

@@ -18,8 +18,7 @@ const POINTS: [(usize, usize); 6] =
 /// Runs the scenario.
 pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
     let mut report = ScenarioReport::new("scaling", "scaling");
-    let plan =
-        Plan { warmup: bench.settings.warmup / 2, duration: bench.settings.short_duration() };
+    let plan = Plan::new(bench.settings.warmup / 2, bench.settings.short_duration());
     for (connections, body) in POINTS {
         let options = TrialOptions {
             connections,
