@@ -15,7 +15,7 @@ const CONNECTIONS: usize = 16;
 /// The example SaaS API's gRPC server, as shipped (always audited).
 fn saas_trial(bench: &Bench) -> BenchResult<LoadResult> {
     let dir = bench.tempdir("grpc-saas-")?;
-    let rt = bench.server_runtime()?;
+    let rt = bench.named_server_runtime("grpc-saas")?;
     let path = dir.path().to_owned();
     let api = rt.block_on(async move { saas::start(&path, true).await })?;
     let addr = api.grpc_addr().ok_or_else(|| crate::harness::error("no gRPC address"))?;
@@ -30,7 +30,8 @@ fn saas_trial(bench: &Bench) -> BenchResult<LoadResult> {
 
 fn trial(bench: &Bench, audited: bool) -> BenchResult<LoadResult> {
     let dir = bench.tempdir("grpc-")?;
-    let rt = bench.server_runtime()?;
+    // Named for profiles (`perf report --comm srv-grpc-audit`).
+    let rt = bench.named_server_runtime(if audited { "grpc-audit" } else { "grpc-bare" })?;
     let auditor = if audited {
         let path = dir.path().to_owned();
         Some(rt.block_on(async move { file_auditor(&path, Delivery::Buffered, Vec::new()) })?)
