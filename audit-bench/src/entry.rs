@@ -3,10 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use audit_core::{
-    Actor, AuditEvent, Body, ChainLink, EncodedBatch, HttpRequest, Request, Resource, Response,
-    ServiceInfo, Sink, SinkError, Source,
+    Actor, AuditEvent, Body, ChainLink, HttpRequest, Request, Resource, Response, ServiceInfo,
+    Source,
 };
 use serde::Serialize;
 use serde_json::json;
@@ -99,48 +98,6 @@ pub(crate) fn template() -> AuditEvent {
     let mut e = capture("");
     audit_core::Redactor::default().redact_event(&mut e);
     e
-}
-
-/// A sink that accepts everything, so that a measurement is the pipeline's.
-/// It takes typed entries, as the Postgres and OTLP sinks do.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Discard;
-
-#[async_trait]
-impl Sink for Discard {
-    fn name(&self) -> &str {
-        "discard"
-    }
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-}
-
-/// [`Discard`] for the entries' JSON alone, as the file, webhook and stdout
-/// sinks take them.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct DiscardJson;
-
-#[async_trait]
-impl Sink for DiscardJson {
-    fn name(&self) -> &str {
-        "discard-json"
-    }
-    fn wants_json(&self) -> bool {
-        true
-    }
-    fn wants_entries(&self) -> bool {
-        false
-    }
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
-        std::hint::black_box(batch);
-        Ok(())
-    }
 }
 
 #[cfg(test)]

@@ -30,49 +30,19 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
 use audit_core::integrity::{CheckpointPolicy, Sequencer};
+use audit_core::testing::DiscardSink;
 use audit_core::{
-    Actor, AuditEvent, Auditor, Body, EncodedBatch, HttpRequest, Request, Resource, Response,
-    ServiceInfo, Sink, SinkError, Source,
+    Actor, AuditEvent, Auditor, Body, HttpRequest, Request, Resource, Response, ServiceInfo, Source,
 };
 use criterion::{BatchSize, Criterion, criterion_group};
 use serde_json::json;
-
-/// A sink that accepts everything, so the benchmark measures the pipeline:
-/// `json` takes the entries' JSON alone, as the file sink does; otherwise it
-/// takes typed entries.
-#[derive(Debug)]
-struct Discard {
-    json: bool,
-}
-
-#[async_trait]
-impl Sink for Discard {
-    fn name(&self) -> &str {
-        "discard"
-    }
-    fn wants_json(&self) -> bool {
-        self.json
-    }
-    fn wants_entries(&self) -> bool {
-        !self.json
-    }
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-}
 
 fn auditor(rt: &tokio::runtime::Runtime, json: bool) -> Auditor {
     rt.block_on(async {
         Auditor::builder()
             .service("bench", "1.0.0")
-            .sink(Discard { json })
+            .sink(if json { DiscardSink::json() } else { DiscardSink::typed() })
             .queue_capacity(1 << 16)
             .build()
     })

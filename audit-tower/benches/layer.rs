@@ -29,8 +29,8 @@
 use std::convert::Infallible;
 use std::net::IpAddr;
 
-use async_trait::async_trait;
-use audit_core::{AuditEvent, Auditor, EncodedBatch, Sink, SinkError};
+use audit_core::Auditor;
+use audit_core::testing::DiscardSink;
 use audit_tower::{
     AuditLayer, ForwardedHeader, IpNet, Level, Policy, RequestBody, Rule, event_name_for_grpc,
     event_name_for_route, resolve_client_ip,
@@ -41,31 +41,6 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
 use http_body_util::{BodyExt as _, Full};
 use tower::{Layer as _, Service, ServiceExt as _};
-
-/// A JSON sink that drops what it gets.
-#[derive(Debug)]
-struct Discard;
-
-#[async_trait]
-impl Sink for Discard {
-    fn name(&self) -> &str {
-        "discard"
-    }
-    fn wants_json(&self) -> bool {
-        true
-    }
-    fn wants_entries(&self) -> bool {
-        false
-    }
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
-        std::hint::black_box(batch);
-        Ok(())
-    }
-}
 
 const REQUEST_BODY: &str = r#"{"name":"Apollo guidance computer","description":"Flight software for the command and lunar modules, revision 2","visibility":"private","settings":{"retention_days":90,"labels":["nasa","mit","apollo"],"webhook_url":"https://hooks.example.com/p/42","webhook_secret":"whsec_5f2a9c1e7b"}}"#;
 const RESPONSE_BODY: &str = r#"{"id":"p_42","name":"Apollo guidance computer","description":"Flight software for the command and lunar modules, revision 2","visibility":"private"}"#;
@@ -139,7 +114,9 @@ fn bench_service<S, B>(
 fn requests(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let auditor = rt
-        .block_on(async { Auditor::builder().service("bench", "1.0.0").sink(Discard).build() })
+        .block_on(async {
+            Auditor::builder().service("bench", "1.0.0").sink(DiscardSink::json()).build()
+        })
         .expect("auditor");
     let bare = tower::service_fn(handler::<Full<Bytes>>);
     // Behind the layer the handler reads the layer's capturing body.

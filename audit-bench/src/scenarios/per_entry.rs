@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 use audit_core::Auditor;
 
 use crate::alloc;
-use crate::entry::{self, Discard, DiscardJson};
+use audit_core::testing::DiscardSink;
+
+use crate::entry;
 use crate::harness::{self, Bench, BenchResult, interleave};
 use crate::report::{Row, ScenarioReport, Side, Target};
 use crate::scenarios::summary;
@@ -68,7 +70,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
         })
     };
     // Variant 1: the JSON sink (the headline); variant 2: the typed one.
-    let auditors = [build(Box::new(DiscardJson))?, build(Box::new(Discard))?];
+    let auditors = [build(Box::new(DiscardSink::json()))?, build(Box::new(DiscardSink::typed()))?];
     // What a sink gets: enriched, redacted and chained.
     let finished = entry::finished(&entry::template(), 1);
     let json_bytes = serde_json::to_vec(&finished)?.len();
