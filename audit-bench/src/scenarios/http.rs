@@ -177,7 +177,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
         db.drop_now(bench)?;
     }
     let results = results?;
-    let paced = paced_latency(bench, &variants, &results, &options);
+    let paced = paced_latency(bench, &variants, &results, &options)?;
     let idx = |v: Variant| variants.iter().position(|x| *x == v);
     let rps = |v: usize| results[v].iter().map(|t| t.load.rps()).collect::<Vec<_>>();
     let p99 = |v: usize| results[v].iter().map(|t| t.load.latency_ms(0.99)).collect::<Vec<_>>();
@@ -204,7 +204,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
         summary(&ratios(&p99(file), &p99(bare))),
         Target::AtMost(1.2),
     ));
-    paced.report(&mut report)?;
+    paced.report(&mut report);
     if let Some(pg) = idx(Variant::FilePostgres) {
         report.row(
             Row::ratio(
@@ -294,8 +294,8 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
 struct Paced {
     /// Requests per second offered to both.
     rate: f64,
-    /// Bare's trials, then audited's; `Err` when a trial failed.
-    results: BenchResult<Vec<Vec<Trial>>>,
+    /// Bare's trials, then audited's.
+    results: Vec<Vec<Trial>>,
 }
 
 fn paced_latency(
@@ -303,42 +303,50 @@ fn paced_latency(
     variants: &[Variant],
     closed: &[Vec<Trial>],
     options: &TrialOptions,
-) -> Paced {
+) -> BenchResult<Paced> {
     let file = variants.iter().position(|v| *v == Variant::File).expect("audited runs");
     let rps: Vec<f64> = closed[file].iter().map(|t| t.load.rps()).collect();
     let rate = (summary(&rps).median / 2.0).max(100.0);
     let options = TrialOptions { plan: options.plan.paced(rate), ..options.clone() };
     let pair = [Variant::Bare, Variant::File];
     let results =
-        interleave(bench.settings.rounds, pair.len(), |_, v| trial(bench, pair[v], &options));
-    Paced { rate, results }
+        interleave(bench.settings.rounds, pair.len(), |_, v| trial(bench, pair[v], &options))?;
+    Ok(Paced { rate, results })
 }
 
 impl Paced {
-    fn report(self, report: &mut ScenarioReport) -> BenchResult<()> {
-        let results = self.results?;
-        let (bare, audited) = (&results[0], &results[1]);
-        let p99 = |ts: &[Trial]| ts.iter().map(|t| t.load.latency_ms(0.99)).collect::<Vec<_>>();
-        let p50 = |ts: &[Trial]| ts.iter().map(|t| t.load.latency_ms(0.5)).collect::<Vec<_>>();
+    fn report(self, report: &mut ScenarioReport) {
+        let (bare, audited) = (&self.results[0], &self.results[1]);
+        let at = |ts: &[Trial], q: f64| ts.iter().map(|t| t.load.latency_ms(q)).collect::<Vec<_>>();
         let side = |label: &str, v: Vec<f64>| Side::new(label, summary(&v), "ms");
         report.row(Row::ratio(
             "audited/bare p99 latency at equal load",
-            side("audited", p99(audited)),
-            side("bare", p99(bare)),
-            summary(&ratios(&p99(audited), &p99(bare))),
+            side("audited", at(audited, 0.99)),
+            side("bare", at(bare, 0.99)),
+            summary(&ratios(&at(audited, 0.99), &at(bare, 0.99))),
             Target::AtMost(1.2),
         ));
-        let added: Vec<f64> =
-            p99(audited).iter().zip(p99(bare)).map(|(a, b)| (a - b) * 1000.0).collect();
-        report.detail("audited p99 latency added at equal load", summary(&added), "µs");
-        let added: Vec<f64> =
-            p50(audited).iter().zip(p50(bare)).map(|(a, b)| (a - b) * 1000.0).collect();
-        report.detail("audited p50 latency added at equal load", summary(&added), "µs");
+        for (name, q) in [("p99", 0.99), ("p50", 0.5)] {
+            let added: Vec<f64> =
+                at(audited, q).iter().zip(at(bare, q)).map(|(a, b)| (a - b) * 1000.0).collect();
+            report.detail(
+                format!("audited {name} latency added at equal load"),
+                summary(&added),
+                "µs",
+            );
+        }
         for (label, ts) in [("bare", bare), ("audited", audited)] {
             let achieved: Vec<f64> = ts.iter().map(|t| t.load.rps()).collect();
-            let p999: Vec<f64> = ts.iter().map(|t| t.load.latency_ms(0.999)).collect();
-            report.detail(format!("{label} at equal load: p50 latency"), summary(&p50(ts)), "ms");
-            report.detail(format!("{label} at equal load: p99.9 latency"), summary(&p999), "ms");
+            report.detail(
+                format!("{label} at equal load: p50 latency"),
+                summary(&at(ts, 0.5)),
+                "ms",
+            );
+            report.detail(
+                format!("{label} at equal load: p99.9 latency"),
+                summary(&at(ts, 0.999)),
+                "ms",
+            );
             report.detail(format!("{label} at equal load: served"), summary(&achieved), "req/s");
             if achieved.iter().any(|a| *a < self.rate * 0.95) {
                 report.note(format!(
@@ -357,7 +365,6 @@ impl Paced {
              before it on its connection is in flight is timed from when it was due.",
             self.rate
         ));
-        Ok(())
     }
 }
 

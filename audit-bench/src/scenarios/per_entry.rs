@@ -13,10 +13,9 @@
 use std::time::{Duration, Instant};
 
 use audit_core::Auditor;
-
-use crate::alloc;
 use audit_core::testing::DiscardSink;
 
+use crate::alloc;
 use crate::entry;
 use crate::harness::{self, Bench, BenchResult, interleave};
 use crate::report::{Row, ScenarioReport, Side, Target};
