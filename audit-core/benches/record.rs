@@ -158,7 +158,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("uuid_v7", |b| b.iter(uuid::Uuid::now_v7));
     group.bench_function("default_description", |b| b.iter(|| event.default_description()));
     group.bench_function("timestamp", |b| {
-        b.iter(|| audit_core::event::rfc3339_micros::format(std::hint::black_box(event.time)))
+        b.iter(|| audit_core::json::rfc3339_micros::format(std::hint::black_box(event.time)))
     });
     group.finish();
 

@@ -32,8 +32,8 @@ use tokio::sync::{Notify, oneshot};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use crate::event::rfc3339_micros;
 use crate::integrity::{CheckpointPolicy, IntegrityError, Sequencer, SigningKey};
+use crate::json::rfc3339_micros;
 use crate::spool::{self, Wal, WalLine, WalReader};
 use crate::{AuditEvent, AuditEventBuilder, EncodedBatch, JsonEntry, Redactor, ServiceInfo, Sink};
 
@@ -61,13 +61,13 @@ pub enum Delivery {
 }
 
 impl std::str::FromStr for Delivery {
-    type Err = crate::event::ParseEnumError;
+    type Err = crate::model::ParseEnumError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
             "buffered" => Ok(Self::Buffered),
             "strict" => Ok(Self::Strict),
             "besteffort" => Ok(Self::BestEffort),
-            _ => Err(crate::event::ParseEnumError::new(
+            _ => Err(crate::model::ParseEnumError::new(
                 "delivery mode",
                 s,
                 "buffered, strict, best_effort",

@@ -31,9 +31,11 @@
 //! Postgres, OTLP and webhooks.
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+pub mod canonical;
 pub mod diff;
-pub mod event;
 pub mod integrity;
+pub mod json;
+pub mod model;
 pub mod query;
 pub mod redact;
 pub mod sink;
@@ -51,13 +53,14 @@ pub use auditor::{
     Auditor, AuditorBuilder, BuildError, Delivery, Receipt, RecordError, RetryPolicy,
     ShutdownError, SinkStats, Stats,
 };
-pub use event::{
-    Action, Actor, ActorKind, AsActor, AuditEvent, AuditEventBuilder, Body, ChainLink, Change,
-    GrpcRequest, HttpRequest, OmitReason, OmittedBody, Outcome, Request, Resource, Response,
-    SCHEMA_VERSION, ServiceInfo, Source,
-};
+pub use diff::Change;
 pub use global::{SetGlobalAuditorError, global_auditor, set_global_auditor};
 pub use integrity::{SigningKey, VerifyingKey};
+pub use model::{
+    Action, Actor, ActorKind, AsActor, AuditEvent, AuditEventBuilder, Body, ChainLink, GrpcRequest,
+    HttpRequest, OmitReason, OmittedBody, Outcome, Request, Resource, Response, SCHEMA_VERSION,
+    ServiceInfo, Source,
+};
 pub use query::Query;
 pub use redact::{Redactor, RedactorBuilder, Sensitive};
 pub use scope::AuditScope;

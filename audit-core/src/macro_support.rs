@@ -26,11 +26,11 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::auditor::{Auditor, Delivery, RecordError};
-use crate::event::{Actor, AsActor, AuditEvent, Body, Outcome, Resource, Response};
+use crate::model::{Actor, AsActor, AuditEvent, Body, Outcome, Resource, Response};
 use crate::redact::REDACTED;
 use crate::scope::AuditScope;
 
-pub use crate::event::Action;
+pub use crate::model::Action;
 
 /// A reference under examination; see the [module docs](self).
 #[derive(Debug)]

@@ -562,7 +562,7 @@ impl fmt::Display for TimeBound {
         match self {
             Self::Absolute(t) => match t.format(&Rfc3339) {
                 Ok(s) => f.write_str(&s),
-                Err(_) => f.write_str(&crate::event::rfc3339_micros::format(*t)),
+                Err(_) => f.write_str(&crate::json::rfc3339_micros::format(*t)),
             },
             Self::Relative(span) if span.subsec_nanos() != 0 => {
                 write!(f, "{}ms", span.as_millis())

@@ -115,7 +115,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use crate::diff::{deeper_than, drop_deep, path_segments};
+use crate::json::{deeper_than, drop_deep, is_container, path_segments};
 use crate::{AuditEvent, Body, Request};
 
 /// The string that replaces a redacted value.
@@ -1080,10 +1080,6 @@ fn decode_name(name: &str) -> String {
 
 fn hex_val(b: &u8) -> Option<u8> {
     (*b as char).to_digit(16).and_then(|d| u8::try_from(d).ok())
-}
-
-fn is_container(value: &Value) -> bool {
-    matches!(value, Value::Array(_) | Value::Object(_))
 }
 
 /// Replaces a value, dropping the old one without recursion.

@@ -38,8 +38,9 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::auditor::Delivery;
-use crate::event::{
-    Action, Actor, AsActor, AuditEvent, Body, Change, Outcome, Request, Resource, Response, Source,
+use crate::diff::Change;
+use crate::model::{
+    Action, Actor, AsActor, AuditEvent, Body, Outcome, Request, Resource, Response, Source,
 };
 
 tokio::task_local! {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use audit_core::diff::{MAX_DEPTH, TOO_DEEP, diff, diff_serialize};
+use audit_core::diff::{MAX_DEPTH, TOO_DEEP_TO_DIFF, diff, diff_serialize};
 use audit_core::{AuditEvent, Change};
 use proptest::prelude::*;
 use serde::{Serialize, Serializer};
@@ -250,8 +250,8 @@ fn very_deep_values_do_not_overflow_the_stack() {
     let after = nested_objects(100_000, json!(2));
     let changes = diff(&before, &after);
     assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].before, TOO_DEEP);
-    assert_eq!(changes[0].after, TOO_DEEP);
+    assert_eq!(changes[0].before, TOO_DEEP_TO_DIFF);
+    assert_eq!(changes[0].after, TOO_DEEP_TO_DIFF);
     // Equal deep values: no change, and no recursion in the comparison.
     let copy = nested_objects(100_000, json!(1));
     assert_eq!(diff(&before, &copy), []);
@@ -260,7 +260,7 @@ fn very_deep_values_do_not_overflow_the_stack() {
     // serde_json itself, so stay well within the default test stack there.
     let shallow_enough = nested_objects(200, json!(1));
     let changes = diff_serialize(&shallow_enough, &json!(null));
-    assert_eq!(changes, [Change::new("", TOO_DEEP, Value::Null)]);
+    assert_eq!(changes, [Change::new("", TOO_DEEP_TO_DIFF, Value::Null)]);
 
     drop_iteratively(before);
     drop_iteratively(after);

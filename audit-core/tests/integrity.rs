@@ -17,7 +17,7 @@ use audit_core::integrity::{
 };
 use audit_core::{
     Actor, AuditEvent, Body, Change, HttpRequest, Outcome, Request, Resource, Response,
-    ServiceInfo, SigningKey, Source, event::rfc3339_micros,
+    ServiceInfo, SigningKey, Source, json::rfc3339_micros,
 };
 use serde_json::json;
 use time::OffsetDateTime;

@@ -1,7 +1,7 @@
 use std::io::Write;
 
 use audit_core::AuditStore;
-use audit_core::event::rfc3339_micros;
+use audit_core::json::rfc3339_micros;
 use time::OffsetDateTime;
 
 use super::{Context, Status};

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write;
 
-use audit_core::event::rfc3339_micros;
+use audit_core::json::rfc3339_micros;
 use audit_core::{AuditEvent, AuditStore};
 use futures::StreamExt as _;
 use serde::Serialize;

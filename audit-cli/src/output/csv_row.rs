@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use audit_core::event::rfc3339_micros;
+use audit_core::json::rfc3339_micros;
 use audit_core::{AuditEvent, Request};
 use serde::Serialize;
 

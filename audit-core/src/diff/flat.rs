@@ -23,7 +23,7 @@
 //! the two to that.
 //!
 //! [`diff`]: super::diff
-//! [`MAP_KEYS_SORTED`]: crate::integrity::MAP_KEYS_SORTED
+//! [`MAP_KEYS_SORTED`]: crate::json::MAP_KEYS_SORTED
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -32,8 +32,8 @@ use std::fmt;
 use serde::ser::{self, Serialize};
 use serde_json::{Map, Value};
 
-use super::{push_index, push_key};
-use crate::Change;
+use crate::diff::Change;
+use crate::json::{MAP_KEYS_SORTED, push_index, push_key};
 
 /// The deepest nesting the fast path follows.
 const MAX_FLAT_DEPTH: usize = 32;
@@ -260,7 +260,7 @@ pub(super) fn diff<B: Serialize + ?Sized, A: Serialize + ?Sized>(
     thread_local! {
         static FLATS: RefCell<(Flat, Flat)> = RefCell::default();
     }
-    if !*crate::integrity::MAP_KEYS_SORTED {
+    if !*MAP_KEYS_SORTED {
         return None;
     }
     FLATS

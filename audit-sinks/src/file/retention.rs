@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
-use audit_core::event::rfc3339_micros;
+use audit_core::json::rfc3339_micros;
 use audit_core::{Action, Actor, AuditEvent, AuditEventBuilder, Auditor, Resource};
 use serde::Deserialize;
 use serde_json::json;

@@ -7,7 +7,7 @@ use std::io::{self, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use audit_core::event::rfc3339_micros;
+use audit_core::json::rfc3339_micros;
 use audit_core::{EncodedBatch, SinkError};
 use bytes::Bytes;
 use time::OffsetDateTime;

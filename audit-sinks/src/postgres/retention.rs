@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use audit_core::event::rfc3339_micros;
+use audit_core::json::rfc3339_micros;
 use audit_core::{Action, Actor, AuditEvent, AuditEventBuilder, Auditor, Resource};
 use serde_json::json;
 use sqlx::{PgPool, Row as _};

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use audit_core::event::rfc3339_micros;
+use audit_core::json::rfc3339_micros;
 use audit_core::query::Query;
 use audit_core::store::{AuditStore, StoreError};
 use audit_core::{Actor, AuditEvent, Resource};

@@ -5,10 +5,10 @@
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use audit_core::event::rfc3339_micros;
 use audit_core::integrity::{
     CHECKPOINT_EVENT, CheckpointData, CheckpointPolicy, Sequencer, checkpoint_message, compute_hash,
 };
+use audit_core::json::rfc3339_micros;
 use audit_core::query::Query;
 use audit_core::store::AuditStore;
 use audit_core::{Actor, AuditEvent, Resource, ServiceInfo, SigningKey};

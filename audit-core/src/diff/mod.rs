@@ -48,14 +48,17 @@
 //! values built by code cannot overflow the stack. Below that depth a differing
 //! subtree is reported as one change at the path where the walk stopped; a side
 //! that is itself more than [`MAX_DEPTH`] levels deep is carried as the string
-//! [`TOO_DEEP`] rather than copied.
+//! [`TOO_DEEP_TO_DIFF`] rather than copied.
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::Change;
+use crate::json::{deep_eq, deeper_than, drop_deep, push_index, push_key};
 
+mod change;
 mod flat;
+
+pub use change::Change;
 
 /// How many levels of nesting [`diff`] walks before it reports a differing
 /// subtree as a single change.
@@ -63,7 +66,7 @@ pub const MAX_DEPTH: usize = 64;
 
 /// The value that stands in for a side of a change that is nested too deeply
 /// to be copied into an entry.
-pub const TOO_DEEP: &str = "[too deep to diff]";
+pub const TOO_DEEP_TO_DIFF: &str = "[too deep to diff]";
 
 /// The field-level differences between two JSON values; see the
 /// [module docs](self) for the rules and the path syntax.
@@ -223,199 +226,20 @@ enum Segment<'a> {
     Index(usize),
 }
 
-/// Appends an object key to a path, quoting it when it would be ambiguous.
-fn push_key(path: &mut String, key: &str) {
-    let needs_quotes = key.is_empty() || key.contains(['.', '[', ']', '"']);
-    if needs_quotes {
-        path.push('[');
-        // `Value`'s `Display` writes a JSON string literal and cannot fail.
-        path.push_str(&Value::String(key.to_owned()).to_string());
-        path.push(']');
-    } else {
-        if !path.is_empty() {
-            path.push('.');
-        }
-        path.push_str(key);
-    }
-}
-
-/// Appends an array index to a path.
-fn push_index(path: &mut String, index: usize) {
-    use std::fmt::Write as _;
-    // Writing to a `String` cannot fail.
-    let _ = write!(path, "[{index}]");
-}
-
-/// Splits a change path back into its segments: object keys (unquoted) and
-/// array indices (as their digits). Never fails: text that does not follow the
-/// path syntax becomes a segment of its own.
-pub(crate) fn path_segments(path: &str) -> Vec<String> {
-    let mut segments = Vec::new();
-    let mut current = String::new();
-    // Whether the last segment ended with `]`, so that a following `.` does
-    // not end an empty segment.
-    let mut after_bracket = false;
-    let mut chars = path.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        match c {
-            '.' => {
-                if !(after_bracket && current.is_empty()) {
-                    segments.push(std::mem::take(&mut current));
-                }
-                after_bracket = false;
-            }
-            '[' => {
-                after_bracket = true;
-                if !current.is_empty() {
-                    segments.push(std::mem::take(&mut current));
-                }
-                let rest = &path[i + 1..];
-                if rest.starts_with('"') {
-                    // A quoted key: a JSON string literal up to its closing quote.
-                    if let Some(end) = json_string_end(rest) {
-                        let literal = &rest[..=end];
-                        let key = serde_json::from_str::<String>(literal)
-                            .unwrap_or_else(|_| literal.to_owned());
-                        segments.push(key);
-                        let skip_to = i + 1 + end + 1;
-                        while chars.peek().is_some_and(|(j, _)| *j < skip_to) {
-                            chars.next();
-                        }
-                        if chars.peek().is_some_and(|(_, c)| *c == ']') {
-                            chars.next();
-                        }
-                        continue;
-                    }
-                }
-                // An index (or anything else) up to the closing bracket.
-                let mut inner = String::new();
-                for (_, c) in chars.by_ref() {
-                    if c == ']' {
-                        break;
-                    }
-                    inner.push(c);
-                }
-                segments.push(inner);
-            }
-            c => {
-                current.push(c);
-                after_bracket = false;
-            }
-        }
-    }
-    if !current.is_empty() {
-        segments.push(current);
-    }
-    segments
-}
-
-/// The byte offset of the quote that closes the JSON string literal starting
-/// at the beginning of `s`.
-fn json_string_end(s: &str) -> Option<usize> {
-    let mut escaped = false;
-    for (i, b) in s.bytes().enumerate().skip(1) {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' => escaped = true,
-            b'"' => return Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
-/// Whether two values are equal, compared without recursion.
-pub(crate) fn deep_eq(a: &Value, b: &Value) -> bool {
-    if !is_container(a) && !is_container(b) {
-        // Two scalars (nearly every field): no stack to allocate.
-        return a == b;
-    }
-    let mut stack = vec![(a, b)];
-    while let Some((a, b)) = stack.pop() {
-        match (a, b) {
-            (Value::Object(x), Value::Object(y)) => {
-                if x.len() != y.len() {
-                    return false;
-                }
-                for (k, xv) in x {
-                    match y.get(k) {
-                        Some(yv) => stack.push((xv, yv)),
-                        None => return false,
-                    }
-                }
-            }
-            (Value::Array(x), Value::Array(y)) => {
-                if x.len() != y.len() {
-                    return false;
-                }
-                stack.extend(x.iter().zip(y));
-            }
-            (Value::Object(_) | Value::Array(_), _) | (_, Value::Object(_) | Value::Array(_)) => {
-                return false;
-            }
-            (x, y) => {
-                if x != y {
-                    return false;
-                }
-            }
-        }
-    }
-    true
-}
-
-/// Whether a value nests containers more than `limit` levels deep (a scalar
-/// has depth 0, `[]` and `[1]` depth 1, `[[1]]` depth 2). Walks without
-/// recursion and stops as soon as the answer is known.
-pub(crate) fn deeper_than(value: &Value, limit: usize) -> bool {
-    if !is_container(value) {
-        return false;
-    }
-    let mut stack = vec![(value, 0usize)];
-    while let Some((v, depth)) = stack.pop() {
-        match v {
-            Value::Array(_) | Value::Object(_) if depth >= limit => return true,
-            Value::Array(items) => stack.extend(items.iter().map(|c| (c, depth + 1))),
-            Value::Object(map) => stack.extend(map.values().map(|c| (c, depth + 1))),
-            _ => {}
-        }
-    }
-    false
-}
-
-fn is_container(value: &Value) -> bool {
-    matches!(value, Value::Array(_) | Value::Object(_))
-}
-
-/// A copy of a value, or [`TOO_DEEP`] if copying it (and later serializing or
+/// A copy of a value, or [`TOO_DEEP_TO_DIFF`] if copying it (and later serializing or
 /// dropping the copy) could overflow the stack.
 fn bounded_clone(value: &Value) -> Value {
-    if deeper_than(value, MAX_DEPTH) { Value::String(TOO_DEEP.to_owned()) } else { value.clone() }
-}
-
-/// Drops a value without recursion. `serde_json::Value`'s own `Drop` recurses
-/// once per level, which overflows the stack on values built by code that are
-/// many thousands of levels deep.
-pub(crate) fn drop_deep(value: Value) {
-    // Only nested containers wait on the stack; scalars are dropped as their
-    // container is taken apart, so a flat value allocates nothing here.
-    fn take_apart(value: Value, stack: &mut Vec<Value>) {
-        let nested = |v: &Value| matches!(v, Value::Array(_) | Value::Object(_));
-        match value {
-            Value::Array(items) => stack.extend(items.into_iter().filter(nested)),
-            Value::Object(map) => stack.extend(map.into_iter().map(|(_, v)| v).filter(nested)),
-            _ => {}
-        }
-    }
-    let mut stack = Vec::new();
-    take_apart(value, &mut stack);
-    while let Some(v) = stack.pop() {
-        take_apart(v, &mut stack);
+    if deeper_than(value, MAX_DEPTH) {
+        Value::String(TOO_DEEP_TO_DIFF.to_owned())
+    } else {
+        value.clone()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::path_segments;
     use serde_json::json;
 
     #[test]
