@@ -41,18 +41,14 @@ pub mod redact;
 pub mod sink;
 pub mod store;
 
-mod auditor;
 mod global;
+mod pipeline;
 mod scope;
 mod spool;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use auditor::{
-    Auditor, AuditorBuilder, BuildError, Delivery, Receipt, RecordError, RetryPolicy,
-    ShutdownError, SinkStats, Stats,
-};
 pub use diff::Change;
 pub use global::{SetGlobalAuditorError, global_auditor, set_global_auditor};
 pub use integrity::{SigningKey, VerifyingKey};
@@ -60,6 +56,10 @@ pub use model::{
     Action, Actor, ActorKind, AsActor, AuditEvent, AuditEventBuilder, Body, ChainLink, GrpcRequest,
     HttpRequest, OmitReason, OmittedBody, Outcome, Request, Resource, Response, SCHEMA_VERSION,
     ServiceInfo, Source,
+};
+pub use pipeline::{
+    Auditor, AuditorBuilder, BuildError, Delivery, Receipt, RecordError, RetryPolicy,
+    ShutdownError, SinkStats, Stats,
 };
 pub use query::Query;
 pub use redact::{Redactor, RedactorBuilder, Sensitive};

@@ -25,8 +25,8 @@ use std::time::Instant;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::auditor::{Auditor, Delivery, RecordError};
 use crate::model::{Actor, AsActor, AuditEvent, Body, Outcome, Resource, Response};
+use crate::pipeline::{Auditor, Delivery, RecordError};
 use crate::redact::REDACTED;
 use crate::scope::AuditScope;
 

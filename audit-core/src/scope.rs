@@ -37,11 +37,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::auditor::Delivery;
 use crate::diff::Change;
 use crate::model::{
     Action, Actor, AsActor, AuditEvent, Body, Outcome, Request, Resource, Response, Source,
 };
+use crate::pipeline::Delivery;
 
 tokio::task_local! {
     static CURRENT: AuditScope;

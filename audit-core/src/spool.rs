@@ -34,7 +34,7 @@ const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// What the spool writes of an entry: the JSON made while hashing it, or
 /// the entry itself, serialized then.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum WalLine<'a> {
+pub(crate) enum SpoolLine<'a> {
     /// The entry's JSON (one line, without its newline).
     Json(&'a [u8]),
     /// The entry, for the spool to serialize.
@@ -42,7 +42,7 @@ pub(crate) enum WalLine<'a> {
 }
 
 #[derive(Debug)]
-pub(crate) struct Wal {
+pub(crate) struct Spool {
     dir: PathBuf,
     /// Index the next appended entry gets.
     head: u64,
@@ -168,7 +168,7 @@ fn open_append(path: &Path) -> io::Result<File> {
     opts.open(path)
 }
 
-impl Wal {
+impl Spool {
     /// Opens (or creates) the spool in `dir`, repairing a torn tail.
     pub(crate) fn open(dir: &Path, fsync: bool) -> io::Result<Self> {
         for sub in ["wal", "cursors", "dead-letter"] {
@@ -209,10 +209,10 @@ impl Wal {
 
     /// Appends one entry; returns its index. The line reaches the kernel in
     /// one `write` before this returns. On error nothing of it stays in the
-    /// spool (see the module docs). A [`WalLine::Json`] is
+    /// spool (see the module docs). A [`SpoolLine::Json`] is
     /// `serde_json::to_vec` of the entry (made while hashing), written
     /// instead of serializing the entry again.
-    pub(crate) fn append(&mut self, line: WalLine<'_>) -> io::Result<u64> {
+    pub(crate) fn append(&mut self, line: SpoolLine<'_>) -> io::Result<u64> {
         if self.torn {
             self.take_back().map_err(|e| io_error("repairing", &self.segment(), e))?;
         }
@@ -221,8 +221,8 @@ impl Wal {
         }
         self.buf.clear();
         match line {
-            WalLine::Json(json) => self.buf.extend_from_slice(json),
-            WalLine::Entry(event) => {
+            SpoolLine::Json(json) => self.buf.extend_from_slice(json),
+            SpoolLine::Entry(event) => {
                 serde_json::to_writer(&mut self.buf, event).map_err(io::Error::other)?;
             }
         }
@@ -277,7 +277,7 @@ impl Wal {
 
 /// Reads a sink's backlog from the spool, sequentially.
 #[derive(Debug)]
-pub(crate) struct WalReader {
+pub(crate) struct SpoolReader {
     dir: PathBuf,
     /// Index of the next line `reader` yields.
     next: u64,
@@ -288,7 +288,7 @@ pub(crate) struct WalReader {
     skipped: u64,
 }
 
-impl WalReader {
+impl SpoolReader {
     pub(crate) fn new(dir: &Path) -> Self {
         Self {
             dir: dir.to_owned(),
@@ -441,7 +441,7 @@ mod tests {
     }
 
     fn read_all(dir: &Path, to: u64) -> (Vec<(u64, AuditEvent)>, u64) {
-        let mut reader = WalReader::new(dir);
+        let mut reader = SpoolReader::new(dir);
         let entries = reader.read(0, to, usize::MAX).unwrap();
         (entries, reader.take_skipped())
     }
@@ -452,16 +452,16 @@ mod tests {
     #[test]
     fn a_full_disk_says_so_and_leaves_no_torn_line() {
         let dir = tempfile::tempdir().unwrap();
-        let mut wal = Wal::open(dir.path(), false).unwrap();
+        let mut spool = Spool::open(dir.path(), false).unwrap();
         let first = entry(0);
-        assert_eq!(wal.append(WalLine::Entry(&first)).unwrap(), 0);
+        assert_eq!(spool.append(SpoolLine::Entry(&first)).unwrap(), 0);
 
-        let segment = wal.segment();
+        let segment = spool.segment();
         let real = std::mem::replace(
-            &mut wal.file,
+            &mut spool.file,
             OpenOptions::new().append(true).open("/dev/full").unwrap(),
         );
-        let err = wal.append(WalLine::Entry(&entry(1))).unwrap_err();
+        let err = spool.append(SpoolLine::Entry(&entry(1))).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::StorageFull);
         let message = err.to_string();
         assert!(
@@ -474,18 +474,22 @@ mod tests {
         assert!(message.ends_with("free space on that volume or move the spool directory"));
         let source = std::error::Error::source(err.get_ref().unwrap()).unwrap();
         assert!(source.to_string().contains("os error 28"), "{source}");
-        assert_eq!(wal.head(), 1, "a failed append takes no index");
-        assert!(wal.torn, "the take-back failed, so it is tried again first");
+        assert_eq!(spool.head(), 1, "a failed append takes no index");
+        assert!(spool.torn, "the take-back failed, so it is tried again first");
 
         // Part of the line had reached the file when the disk filled up.
         let mut partial = open_append(&segment).unwrap();
         partial.write_all(br#"{"id":"0190"#).unwrap();
-        wal.file = real;
+        spool.file = real;
         let third = entry(2);
-        assert_eq!(wal.append(WalLine::Entry(&third)).unwrap(), 1, "space again: the next index");
-        assert!(!wal.torn);
+        assert_eq!(
+            spool.append(SpoolLine::Entry(&third)).unwrap(),
+            1,
+            "space again: the next index"
+        );
+        assert!(!spool.torn);
 
-        let (entries, skipped) = read_all(dir.path(), wal.head());
+        let (entries, skipped) = read_all(dir.path(), spool.head());
         assert_eq!(skipped, 0, "no torn line before the next entry");
         let ids: Vec<_> = entries.iter().map(|(i, e)| (*i, e.id)).collect();
         assert_eq!(ids, [(0, first.id), (1, third.id)]);
@@ -513,21 +517,21 @@ mod tests {
     #[test]
     fn a_failed_roll_keeps_appending_to_the_open_segment() {
         let dir = tempfile::tempdir().unwrap();
-        let mut wal = Wal::open(dir.path(), false).unwrap();
-        wal.append(WalLine::Entry(&entry(0))).unwrap();
+        let mut spool = Spool::open(dir.path(), false).unwrap();
+        spool.append(SpoolLine::Entry(&entry(0))).unwrap();
         // The next segment cannot be created: its directory is gone.
         let wal_dir = dir.path().join("wal");
         let moved = dir.path().join("wal-moved");
         fs::rename(&wal_dir, &moved).unwrap();
-        wal.segment_bytes = SEGMENT_BYTES;
-        let err = wal.roll().unwrap_err();
+        spool.segment_bytes = SEGMENT_BYTES;
+        let err = spool.roll().unwrap_err();
         assert!(err.to_string().starts_with("I/O error creating the audit spool file"), "{err}");
-        assert_eq!((wal.segment_first, wal.segment_bytes), (0, SEGMENT_BYTES), "unchanged");
+        assert_eq!((spool.segment_first, spool.segment_bytes), (0, SEGMENT_BYTES), "unchanged");
         fs::rename(&moved, &wal_dir).unwrap();
-        wal.roll().unwrap();
-        assert_eq!((wal.segment_first, wal.segment_bytes), (1, 0));
-        assert_eq!(wal.append(WalLine::Entry(&entry(1))).unwrap(), 1);
-        let (entries, skipped) = read_all(dir.path(), wal.head());
+        spool.roll().unwrap();
+        assert_eq!((spool.segment_first, spool.segment_bytes), (1, 0));
+        assert_eq!(spool.append(SpoolLine::Entry(&entry(1))).unwrap(), 1);
+        let (entries, skipped) = read_all(dir.path(), spool.head());
         assert_eq!((entries.len(), skipped), (2, 0));
     }
 }
