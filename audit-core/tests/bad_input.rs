@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use audit_core::integrity::{VerifyOptions, canonical_json, verify};
-use audit_core::redact::TOO_DEEP;
+use audit_core::redact::REDACTED_TOO_DEEP;
 use audit_core::testing::MemorySink;
 use audit_core::{
     Action, AuditEvent, Auditor, Body, Change, GrpcRequest, HttpRequest, Redactor, Request,
@@ -165,7 +165,7 @@ async fn json_nested_10000_deep_is_cut_at_the_redaction_depth_everywhere() {
         for v in values {
             assert!(depth_of(v) <= limit + 1, "depth {} > {limit}", depth_of(v));
         }
-        assert!(e.metadata["deep"].to_string().contains(TOO_DEEP));
+        assert!(e.metadata["deep"].to_string().contains(REDACTED_TOO_DEEP));
         // Sensitive keys are masked whole, however deep the value was.
         assert!(matches!(&e.metadata["token"], Value::String(_)), "{:?}", e.metadata["token"]);
         assert!(matches!(&e.changes[1].before, Value::String(_)));

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use audit_core::redact::{REDACTED, RedactorBuilder, TOO_DEEP};
+use audit_core::redact::{REDACTED, REDACTED_TOO_DEEP, RedactorBuilder};
 use audit_core::{
     AuditEvent, Body, Change, GrpcRequest, HttpRequest, OmitReason, Redactor, Request, Response,
     Sensitive,
@@ -602,7 +602,7 @@ fn very_deep_values_are_cut_without_overflowing_the_stack() {
     let redactor = Redactor::default();
     for mut value in [nested_arrays(100_000), nested_objects(100_000, "a")] {
         redactor.redact_json(&mut value);
-        assert_eq!(depth_and_bottom(&value), (64, &json!(TOO_DEEP)));
+        assert_eq!(depth_and_bottom(&value), (64, &json!(REDACTED_TOO_DEEP)));
     }
 }
 
@@ -620,14 +620,14 @@ fn deep_values_in_an_event_are_cut_everywhere() {
     let json = serde_json::to_string(&event).unwrap();
     let back: AuditEvent = serde_json::from_str(&json).unwrap();
     assert_eq!(back, event);
-    assert!(json.contains(TOO_DEEP));
+    assert!(json.contains(REDACTED_TOO_DEEP));
 }
 
 #[test]
 fn a_deep_value_under_a_sensitive_key_is_replaced_in_both_modes() {
     let plain = Redactor::default();
     let keyed = Redactor::builder().hmac_key(HMAC_KEY).build();
-    for (redactor, want) in [(plain, REDACTED), (keyed, TOO_DEEP)] {
+    for (redactor, want) in [(plain, REDACTED), (keyed, REDACTED_TOO_DEEP)] {
         let mut value = json!({"password": null});
         value["password"] = nested_arrays(100_000);
         redactor.redact_json(&mut value);
@@ -640,14 +640,17 @@ fn max_depth_is_configurable_and_bounded() {
     let redactor = Redactor::builder().max_depth(3).build();
     let mut value = json!({"a": {"b": {"c": {"d": 1}, "e": 2}}, "f": [[[1]]]});
     redactor.redact_json(&mut value);
-    assert_eq!(value, json!({"a": {"b": {"c": TOO_DEEP, "e": 2}}, "f": [[TOO_DEEP]]}));
+    assert_eq!(
+        value,
+        json!({"a": {"b": {"c": REDACTED_TOO_DEEP, "e": 2}}, "f": [[REDACTED_TOO_DEEP]]})
+    );
     assert_eq!(Redactor::builder().max_depth(1_000_000).build().max_depth(), 100);
 
     // Huge inputs are still fine at the largest depth.
     let redactor = Redactor::builder().max_depth(usize::MAX).build();
     let mut value = nested_arrays(100_000);
     redactor.redact_json(&mut value);
-    assert_eq!(depth_and_bottom(&value), (100, &json!(TOO_DEEP)));
+    assert_eq!(depth_and_bottom(&value), (100, &json!(REDACTED_TOO_DEEP)));
     drop_iteratively(value);
 }
 

@@ -302,7 +302,7 @@ async fn a_body_nested_beyond_the_parser_limit_is_an_invalid_json_marker() {
         Some(Body::omitted(OmitReason::InvalidJson, Some(deep.len() as u64)))
     );
     let Some(Body::Json(mid)) = body_of("/things/mid") else { panic!("kept") };
-    assert!(mid.to_string().contains(audit_core::redact::TOO_DEEP));
+    assert!(mid.to_string().contains(audit_core::redact::REDACTED_TOO_DEEP));
     assert_eq!(
         body_of("/things/bytes"),
         Some(Body::omitted(OmitReason::InvalidUtf8, Some(not_utf8.len() as u64)))

@@ -7,19 +7,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::Auditor;
-use super::delivery::Delivery;
-use super::delivery::RetryPolicy;
-use super::dispatch::Pipeline;
-use super::dispatch::Sealer;
-use super::dispatch::checkpoint_timer;
-use super::error::BuildError;
-use super::queue::Chunk;
-use super::queue::SinkQueue;
-use super::worker::Worker;
-use crate::integrity::{CheckpointPolicy, Sequencer, SigningKey};
-use crate::spool::{self, Spool};
-use crate::{Redactor, ServiceInfo, Sink};
+use super::{
+    Auditor, delivery::Delivery, delivery::RetryPolicy, dispatch::Pipeline, dispatch::Sealer,
+    dispatch::checkpoint_timer, error::BuildError, queue::Chunk, queue::SinkQueue, worker::Worker,
+};
+use crate::{
+    Redactor, ServiceInfo, Sink, integrity::CheckpointPolicy, integrity::Sequencer,
+    integrity::SigningKey, spool, spool::Spool,
+};
 
 /// Builder for [`Auditor`].
 #[must_use = "an AuditorBuilder does nothing until `build` is called"]

@@ -11,15 +11,13 @@ use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
-use super::delivery::Delivery;
-use super::queue::Item;
-use super::queue::Payload;
-use super::queue::SinkQueue;
-use super::stats::metrics_counter;
-use crate::integrity::{IntegrityError, Sequencer};
-use crate::json::rfc3339_micros;
-use crate::spool::{Spool, SpoolLine};
-use crate::{AuditEvent, JsonEntry, Redactor, ServiceInfo};
+use super::{
+    delivery::Delivery, queue::Item, queue::Payload, queue::SinkQueue, stats::metrics_counter,
+};
+use crate::{
+    AuditEvent, JsonEntry, Redactor, ServiceInfo, integrity::IntegrityError, integrity::Sequencer,
+    json::rfc3339_micros, spool::Spool, spool::SpoolLine,
+};
 
 /// The state that recording serializes on.
 ///

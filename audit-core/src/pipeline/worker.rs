@@ -9,15 +9,11 @@ use std::time::Instant;
 use bytes::Bytes;
 use uuid::Uuid;
 
-use super::delivery::RetryPolicy;
-use super::queue::Chunk;
-use super::queue::IDLE_FREE;
-use super::queue::Item;
-use super::queue::Payload;
-use super::queue::SinkQueue;
-use super::stats::metrics_counter;
-use crate::spool::{self, SpoolReader};
-use crate::{AuditEvent, EncodedBatch, JsonEntry, Sink};
+use super::{
+    delivery::RetryPolicy, queue::Chunk, queue::IDLE_FREE, queue::Item, queue::Payload,
+    queue::SinkQueue, stats::metrics_counter,
+};
+use crate::{AuditEvent, EncodedBatch, JsonEntry, Sink, spool, spool::SpoolReader};
 
 pub(super) enum Taken {
     Mem(Vec<Item>),
