@@ -280,7 +280,7 @@ fn request_capture(
         quote!(__audit_req.redact(&[#(#parts),*]);)
     });
     quote! {
-        let mut __audit_req = #ms::RequestCapture::new(#direct);
+        let mut __audit_req = #ms::ArgsCapture::new(#direct);
         #(#adds)*
         #(#redacts)*
         if let ::core::option::Option::Some(__audit_body) = __audit_req.finish() {
@@ -392,7 +392,7 @@ mod tests {
             out.contains(":: audit_core :: macro_support :: begin (\"project.update\""),
             "{out}"
         );
-        assert!(out.contains("RequestCapture :: new (true)"), "{out}");
+        assert!(out.contains("ArgsCapture :: new (true)"), "{out}");
         assert!(out.contains("__audit_id"), "{out}");
     }
 
