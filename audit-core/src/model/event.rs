@@ -28,6 +28,18 @@ use crate::json::rfc3339_micros;
 /// assert_eq!(event.action, audit_core::Action::Update);
 /// assert_eq!(event.actor.to_string(), "alice@example.com");
 /// ```
+///
+/// # Field order
+///
+/// The fields of this struct, and of every struct of the model below it,
+/// are declared in sorted key order, so that serde_json's compact output of
+/// an entry is already its canonical (RFC 8785) form and is hashed without a
+/// second serialization (see [`crate::canonical`]). `chain` is the third key,
+/// after `action` and `actor`, whose values hold only strings: the hashing
+/// path finds the entry's own `"chain":{"hash":"..."}` as the first such run
+/// of bytes. Adding a field means adding it in its sorted place; the test
+/// `entry_fields_are_declared_in_sorted_key_order_with_chain_third` fails
+/// otherwise.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct AuditEvent {
