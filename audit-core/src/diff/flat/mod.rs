@@ -31,8 +31,7 @@ use std::cmp::Ordering;
 use serde::ser::Serialize;
 use serde_json::{Map, Value};
 
-use crate::diff::Change;
-use crate::json::{MAP_KEYS_SORTED, push_index, push_key};
+use crate::{diff::Change, json::MAP_KEYS_SORTED, json::push_index, json::push_key};
 
 mod serializer;
 

@@ -3,9 +3,7 @@
 
 use std::fmt;
 
-use super::Flat;
-use super::Leaf;
-use super::Seg;
+use super::{Flat, Leaf, Seg};
 use serde::ser::{self, Serialize};
 use serde_json::Value;
 
