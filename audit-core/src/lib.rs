@@ -64,7 +64,7 @@ pub use pipeline::{
 pub use query::Query;
 pub use redact::{Redactor, RedactorBuilder, Sensitive};
 pub use scope::AuditScope;
-pub use sink::{EncodedBatch, JsonEntry, Sink, SinkError, SinkErrorKind};
+pub use sink::{Batch, JsonEntry, Sink, SinkError, SinkErrorKind, SinkInput};
 pub use store::AuditStore;
 
 #[doc(hidden)]

@@ -1,6 +1,6 @@
 //! The write side: where entries go.
 //!
-//! A [`Sink`] receives batches of finished entries (enriched, redacted and
+//! A [`Sink`] receives [`Batch`]es of finished entries (enriched, redacted and
 //! chained) from its own worker in the [`Auditor`](crate::Auditor) pipeline.
 //! It is the exporter half of the split that opentelemetry-rust makes between
 //! a processor and an exporter: the pipeline owns queueing, batching, retries
@@ -10,30 +10,79 @@
 //! Sinks must be idempotent by [`AuditEvent::id`]: after a crash or a retry the
 //! pipeline may hand the same entry to a sink more than once.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::AuditEvent;
+use crate::model::AuditEvent;
 
-/// A batch as the pipeline hands it to a sink, in chain order: for each
-/// entry its id, the JSON the pipeline made of it when it hashed it (when
-/// it did), and the typed entry (unless the sink said it does not need it).
+/// What a sink takes of each entry; a sink declares it once, with
+/// [`Sink::input`].
+///
+/// The pipeline serializes every entry once, while hashing it. A sink that
+/// writes JSON (a file, a webhook, stdout) takes those bytes instead of
+/// serializing the entry again; a sink that maps entries to something else
+/// (OTLP log records) takes the typed entries; a sink that needs both
+/// (Postgres: typed columns, and the bytes for its `entry` column) says so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SinkInput {
+    /// The typed entries ([`Batch::entries`] is always `Some`).
+    #[default]
+    Entries,
+    /// Each entry's JSON and id alone ([`Batch::entries`] is `None`): the
+    /// pipeline frees each typed entry on the thread that recorded it and
+    /// queues only its bytes, so less memory waits in the sink's queue.
+    Json,
+    /// The typed entries, with the pipeline's JSON of each where it has it.
+    EntriesAndJson,
+}
+
+impl SinkInput {
+    /// Whether the sink reads typed entries.
+    pub fn wants_entries(self) -> bool {
+        matches!(self, Self::Entries | Self::EntriesAndJson)
+    }
+
+    /// Whether the sink uses the pipeline's JSON of each entry.
+    pub fn wants_json(self) -> bool {
+        matches!(self, Self::Json | Self::EntriesAndJson)
+    }
+
+    /// What serves both `self` and `other`: the pipeline keeps an entry's
+    /// JSON when any of its sinks (or its spool) uses it, and the typed
+    /// entry when any sink reads it.
+    #[must_use]
+    pub fn union(self, other: Self) -> Self {
+        match (
+            self.wants_entries() || other.wants_entries(),
+            self.wants_json() || other.wants_json(),
+        ) {
+            (true, false) => Self::Entries,
+            (false, _) => Self::Json,
+            (true, true) => Self::EntriesAndJson,
+        }
+    }
+}
+
+/// A batch as the pipeline hands it to [`Sink::write`], in chain order:
+/// for each entry its id, the JSON the pipeline made of it when it hashed it
+/// (when it did and the sink's [`SinkInput`] wants it), and the typed entry
+/// (unless the sink takes [`SinkInput::Json`]).
 ///
 /// That JSON is `serde_json::to_vec` of the entry, byte for byte, so a sink
-/// that writes JSON (a file, a webhook, stdout) can copy it instead of
-/// serializing the entry a second time. It is missing for entries replayed
-/// from the spool and for the rare entry whose canonical form differs from
-/// serde_json's (floats, astral-plane keys); [`EncodedBatch::write_json`]
-/// serializes those.
+/// that writes JSON can copy it instead of serializing the entry a second
+/// time. It is missing for entries replayed from the spool and for the rare
+/// entry whose canonical form differs from serde_json's (floats,
+/// astral-plane keys); [`Batch::write_json`] serializes those.
 ///
-/// A sink whose [`Sink::wants_entries`] is `false` gets batches of JSON
-/// alone ([`EncodedBatch::entries`] is `None`): the pipeline then frees each
-/// entry on the thread that recorded it and queues only its bytes.
+/// Tests and tools that write entries to a sink directly make a batch of
+/// typed entries with [`Batch::new`] (or `From<&[AuditEvent]>`).
 #[derive(Debug, Clone, Copy)]
-pub struct EncodedBatch<'a> {
+pub struct Batch<'a> {
     repr: Repr<'a>,
 }
 
@@ -44,7 +93,7 @@ enum Repr<'a> {
 }
 
 /// An entry as JSON: its id and `serde_json::to_vec` of it, as the pipeline
-/// queues it for a sink that needs no typed entries.
+/// queues it for a sink that takes [`SinkInput::Json`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonEntry {
     /// The entry's [`AuditEvent::id`].
@@ -60,8 +109,21 @@ impl JsonEntry {
     }
 }
 
-impl<'a> EncodedBatch<'a> {
-    /// A batch without JSON: every entry is serialized when asked for.
+impl<'a> From<&'a [AuditEvent]> for Batch<'a> {
+    fn from(entries: &'a [AuditEvent]) -> Self {
+        Self::new(entries)
+    }
+}
+
+impl<'a> From<&'a Vec<AuditEvent>> for Batch<'a> {
+    fn from(entries: &'a Vec<AuditEvent>) -> Self {
+        Self::new(entries)
+    }
+}
+
+impl<'a> Batch<'a> {
+    /// A batch of typed entries without JSON: each is serialized when its
+    /// JSON is asked for.
     pub fn new(entries: &'a [AuditEvent]) -> Self {
         Self { repr: Repr::Entries { entries, json: &[] } }
     }
@@ -72,8 +134,7 @@ impl<'a> EncodedBatch<'a> {
         Self { repr: Repr::Entries { entries, json } }
     }
 
-    /// A batch of JSON alone, as sinks whose [`Sink::wants_entries`] is
-    /// `false` get it.
+    /// A batch of JSON alone, as sinks that take [`SinkInput::Json`] get it.
     pub fn from_json(entries: &'a [JsonEntry]) -> Self {
         Self { repr: Repr::Json(entries) }
     }
@@ -88,14 +149,23 @@ impl<'a> EncodedBatch<'a> {
     }
 
     /// The typed entries, parsed from the JSON when the batch has no others.
-    pub fn decode(&self) -> Result<std::borrow::Cow<'a, [AuditEvent]>, serde_json::Error> {
+    ///
+    /// Fails with a [permanent](SinkErrorKind::Permanent) error when the
+    /// JSON does not parse back (the pipeline's JSON always does).
+    pub fn decode(&self) -> Result<Cow<'a, [AuditEvent]>, SinkError> {
         match self.repr {
-            Repr::Entries { entries, .. } => Ok(std::borrow::Cow::Borrowed(entries)),
+            Repr::Entries { entries, .. } => Ok(Cow::Borrowed(entries)),
             Repr::Json(items) => items
                 .iter()
                 .map(|e| serde_json::from_slice(&e.json))
                 .collect::<Result<Vec<_>, _>>()
-                .map(std::borrow::Cow::Owned),
+                .map(Cow::Owned)
+                .map_err(|e| {
+                    SinkError::permanent(format!(
+                        "the JSON of a batch cannot be read back as entries: {e}"
+                    ))
+                    .with_source(e)
+                }),
         }
     }
 
@@ -157,48 +227,51 @@ impl<'a> EncodedBatch<'a> {
 
 /// A destination for audit entries.
 ///
-/// `write_batch` is called by one worker at a time, with entries in chain
-/// order; it returns once the batch is written as durably as the sink
-/// promises (e.g. fsynced, committed, acknowledged by the receiver).
+/// [`write`](Sink::write) is called by one worker at a time, with entries
+/// in chain order; it returns once the batch is written as durably as the
+/// sink promises (e.g. fsynced, committed, acknowledged by the receiver).
+/// What the batch holds of each entry is the sink's [`input`](Sink::input).
+///
+/// ```
+/// use async_trait::async_trait;
+/// use audit_core::{Batch, Sink, SinkError, SinkInput};
+///
+/// /// Writes each entry's JSON to standard error.
+/// #[derive(Debug)]
+/// struct Stderr;
+///
+/// #[async_trait]
+/// impl Sink for Stderr {
+///     fn name(&self) -> &str {
+///         "stderr"
+///     }
+///     fn input(&self) -> SinkInput {
+///         SinkInput::Json
+///     }
+///     async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
+///         let mut out = Vec::new();
+///         for i in 0..batch.len() {
+///             batch.write_json(i, &mut out).map_err(|e| SinkError::permanent(e.to_string()))?;
+///             out.push(b'\n');
+///         }
+///         std::io::Write::write_all(&mut std::io::stderr(), &out)?;
+///         Ok(())
+///     }
+/// }
+/// ```
 #[async_trait]
 pub trait Sink: Send + Sync + fmt::Debug + 'static {
     /// A short, stable name for logs, counters and the spool (`file`, `postgres`).
     fn name(&self) -> &str;
 
+    /// What the sink takes of each entry (default [`SinkInput::Entries`]).
+    /// Read once, when the auditor is built.
+    fn input(&self) -> SinkInput {
+        SinkInput::Entries
+    }
+
     /// Writes a batch of entries, in order.
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError>;
-
-    /// Writes a batch that comes with the pipeline's JSON of its entries.
-    /// The pipeline calls this; the default forwards to
-    /// [`Sink::write_batch`] (parsing the entries from the JSON when the
-    /// batch has no others). Sinks that write entries as JSON override it
-    /// (and [`Sink::wants_json`]) to copy those bytes instead of serializing
-    /// every entry again.
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
-        match batch.decode() {
-            Ok(entries) => self.write_batch(&entries).await,
-            Err(e) => Err(SinkError::permanent(format!(
-                "the pipeline's JSON of a batch cannot be read back as entries: {e}"
-            ))
-            .with_source(e)),
-        }
-    }
-
-    /// Whether [`Sink::write_encoded`] uses the entries' JSON. When no sink
-    /// of an auditor does, the pipeline does not keep it (default `false`).
-    fn wants_json(&self) -> bool {
-        false
-    }
-
-    /// Whether [`Sink::write_encoded`] reads the typed entries (default
-    /// `true`). A sink that writes only each entry's JSON and id returns
-    /// `false` (with [`Sink::wants_json`] `true`): the pipeline then queues
-    /// only the JSON for it, so an entry's memory is freed on the thread that
-    /// recorded it instead of on the sink's worker, and less memory waits in
-    /// its queue. Its batches come as [`EncodedBatch::from_json`].
-    fn wants_entries(&self) -> bool {
-        true
-    }
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError>;
 
     /// Makes everything written so far durable. Called before shutdown.
     async fn flush(&self) -> Result<(), SinkError> {
@@ -216,17 +289,11 @@ impl<S: Sink + ?Sized> Sink for Arc<S> {
     fn name(&self) -> &str {
         (**self).name()
     }
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        (**self).write_batch(batch).await
+    fn input(&self) -> SinkInput {
+        (**self).input()
     }
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
-        (**self).write_encoded(batch).await
-    }
-    fn wants_json(&self) -> bool {
-        (**self).wants_json()
-    }
-    fn wants_entries(&self) -> bool {
-        (**self).wants_entries()
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
+        (**self).write(batch).await
     }
     async fn flush(&self) -> Result<(), SinkError> {
         (**self).flush().await
@@ -241,17 +308,11 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     fn name(&self) -> &str {
         (**self).name()
     }
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        (**self).write_batch(batch).await
+    fn input(&self) -> SinkInput {
+        (**self).input()
     }
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
-        (**self).write_encoded(batch).await
-    }
-    fn wants_json(&self) -> bool {
-        (**self).wants_json()
-    }
-    fn wants_entries(&self) -> bool {
-        (**self).wants_entries()
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
+        (**self).write(batch).await
     }
     async fn flush(&self) -> Result<(), SinkError> {
         (**self).flush().await

@@ -27,7 +27,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::{AuditEvent, EncodedBatch};
+use crate::{AuditEvent, Batch};
 
 const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -408,7 +408,7 @@ pub(crate) fn store_cursor(dir: &Path, sink: &str, index: u64) -> io::Result<()>
     fs::rename(&tmp, &path).map_err(|e| io_error("renaming", &tmp, e))
 }
 
-pub(crate) fn dead_letter(dir: &Path, sink: &str, batch: EncodedBatch<'_>) -> io::Result<PathBuf> {
+pub(crate) fn dead_letter(dir: &Path, sink: &str, batch: Batch<'_>) -> io::Result<PathBuf> {
     let path = dir.join("dead-letter").join(
         cursor_path(dir, sink)
             .file_stem()

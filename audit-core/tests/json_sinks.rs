@@ -1,4 +1,4 @@
-//! Sinks that take entries as JSON alone (`wants_entries() == false`), and
+//! Sinks that take entries as JSON alone (`SinkInput::Json`), and
 //! batches that linger to fill (`batch_interval`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use audit_core::testing::MemorySink;
 use audit_core::{
-    Actor, AuditEvent, Auditor, Delivery, EncodedBatch, Resource, RetryPolicy, Sink, SinkError,
+    Actor, AuditEvent, Auditor, Batch, Delivery, Resource, RetryPolicy, Sink, SinkError, SinkInput,
 };
 
 fn entry(i: usize) -> AuditEvent {
@@ -54,19 +54,11 @@ impl Sink for JsonSink {
         "json"
     }
 
-    fn wants_json(&self) -> bool {
-        true
+    fn input(&self) -> SinkInput {
+        SinkInput::Json
     }
 
-    fn wants_entries(&self) -> bool {
-        false
-    }
-
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        self.write_encoded(EncodedBatch::new(batch)).await
-    }
-
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(SinkError::transient("switched off"));
         }
@@ -82,7 +74,7 @@ impl Sink for JsonSink {
 }
 
 /// A sink that declares it needs no typed entries but implements only
-/// `write_batch`: the default `write_encoded` parses the JSON back for it.
+/// typed entries: it parses the JSON back with `Batch::decode`.
 #[derive(Debug, Clone, Default)]
 struct LazySink {
     entries: Arc<Mutex<Vec<AuditEvent>>>,
@@ -94,15 +86,12 @@ impl Sink for LazySink {
         "lazy"
     }
 
-    fn wants_json(&self) -> bool {
-        true
+    fn input(&self) -> SinkInput {
+        SinkInput::Json
     }
 
-    fn wants_entries(&self) -> bool {
-        false
-    }
-
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
+        let batch = &*batch.decode()?;
         self.entries.lock().unwrap().extend_from_slice(batch);
         Ok(())
     }
@@ -135,7 +124,7 @@ async fn a_json_sink_gets_the_bytes_a_typed_sink_would_serialize_in_the_same_ord
         assert_eq!(*bytes, serde_json::to_vec(e).unwrap(), "byte for byte serde_json's");
     }
     assert!(json.batches().iter().all(|b| !b.had_entries), "the JSON sink never gets entries");
-    assert_eq!(*lazy.entries.lock().unwrap(), entries, "parsed back for a write_batch-only sink");
+    assert_eq!(*lazy.entries.lock().unwrap(), entries, "parsed back with Batch::decode");
     let stats = auditor.stats();
     assert!(stats.sinks.iter().all(|s| s.written == stats.recorded && s.failed == 0), "{stats:?}");
 }

@@ -101,7 +101,7 @@ async fn main() {
             while start < total {
                 let entries: Vec<AuditEvent> =
                     (start..(start + batch).min(total)).map(|n| entry(n, total, now)).collect();
-                sink.write_batch(&entries).await.unwrap();
+                sink.write(audit_core::Batch::new(&entries)).await.unwrap();
                 start += 2 * batch;
             }
         }));

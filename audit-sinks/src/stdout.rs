@@ -27,7 +27,7 @@
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let sink = WriterSink::new(Vec::new());
-//! sink.write_batch(&[AuditEvent::builder("project.update").build()]).await?;
+//! sink.write(audit_core::Batch::new(&[audit_core::AuditEvent::builder("project.update").build()])).await?;
 //! let out = sink.with_writer(|buf| String::from_utf8(buf.clone()))?;
 //! assert_eq!(out.lines().count(), 1);
 //! let entry: AuditEvent = serde_json::from_str(out.trim_end())?;
@@ -40,7 +40,8 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, EncodedBatch, Sink, SinkError};
+use audit_core::SinkInput;
+use audit_core::{Batch, Sink, SinkError};
 
 /// Writes entries as JSON Lines to standard output; see the [module docs](self).
 #[derive(Debug, Clone)]
@@ -74,19 +75,11 @@ impl Sink for StdoutSink {
         &self.name
     }
 
-    fn wants_json(&self) -> bool {
-        true
+    fn input(&self) -> SinkInput {
+        SinkInput::Json
     }
 
-    fn wants_entries(&self) -> bool {
-        false
-    }
-
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        self.write_encoded(EncodedBatch::new(batch)).await
-    }
-
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
         let buf = encode(batch)?;
         blocking(move || {
             let mut out = io::stdout().lock();
@@ -148,19 +141,11 @@ impl<W: Write + Send + 'static> Sink for WriterSink<W> {
         &self.name
     }
 
-    fn wants_json(&self) -> bool {
-        true
+    fn input(&self) -> SinkInput {
+        SinkInput::Json
     }
 
-    fn wants_entries(&self) -> bool {
-        false
-    }
-
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        self.write_encoded(EncodedBatch::new(batch)).await
-    }
-
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
         let buf = encode(batch)?;
         let writer = Arc::clone(&self.writer);
         blocking(move || {
@@ -179,7 +164,7 @@ impl<W: Write + Send + 'static> Sink for WriterSink<W> {
 
 /// The batch as JSON Lines (the pipeline's JSON of each entry, when it
 /// has it).
-fn encode(batch: EncodedBatch<'_>) -> Result<Vec<u8>, SinkError> {
+fn encode(batch: Batch<'_>) -> Result<Vec<u8>, SinkError> {
     let mut buf = Vec::with_capacity(batch.len() * 512);
     for i in 0..batch.len() {
         batch.write_json(i, &mut buf).map_err(|e| {
@@ -235,7 +220,10 @@ mod tests {
     #[tokio::test]
     async fn a_broken_pipe_is_permanent() {
         let sink = WriterSink::new(BrokenPipe);
-        let err = sink.write_batch(&[AuditEvent::builder("a.update").build()]).await.unwrap_err();
+        let err = sink
+            .write(audit_core::Batch::new(&[audit_core::AuditEvent::builder("a.update").build()]))
+            .await
+            .unwrap_err();
         assert!(!err.is_retryable());
         assert!(err.to_string().contains("closed pipe"), "{err}");
     }
@@ -252,7 +240,7 @@ mod tests {
             }
         }
         let err = WriterSink::new(Full)
-            .write_batch(&[AuditEvent::builder("a.update").build()])
+            .write(audit_core::Batch::new(&[audit_core::AuditEvent::builder("a.update").build()]))
             .await
             .unwrap_err();
         assert!(err.is_retryable());

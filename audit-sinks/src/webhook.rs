@@ -85,13 +85,14 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, EncodedBatch, Sink, SinkError};
+use audit_core::{Batch, Sink, SinkError};
 use hmac::{Hmac, Mac};
 use reqwest::Url;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use sha2::Sha256;
 
 use crate::http_util;
+use audit_core::SinkInput;
 
 /// The signature header's name.
 pub const SIGNATURE_HEADER: &str = "X-Audit-Signature";
@@ -252,19 +253,11 @@ impl Sink for WebhookSink {
         &self.name
     }
 
-    fn wants_json(&self) -> bool {
-        true
+    fn input(&self) -> SinkInput {
+        SinkInput::Json
     }
 
-    fn wants_entries(&self) -> bool {
-        false
-    }
-
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        self.write_encoded(EncodedBatch::new(batch)).await
-    }
-
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
         if batch.is_empty() {
             return Ok(());
         }

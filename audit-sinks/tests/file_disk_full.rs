@@ -36,7 +36,7 @@ async fn a_full_disk_is_a_transient_error_that_names_the_file() {
     let sink = FileSink::builder(dir.path()).build().unwrap();
     let batch = entries(0, 3);
     for _ in 0..2 {
-        let err = sink.write_batch(&batch).await.unwrap_err();
+        let err = sink.write(audit_core::Batch::new(&batch)).await.unwrap_err();
         assert_eq!(err.kind(), SinkErrorKind::Transient);
         let message = err.to_string();
         assert!(
@@ -48,7 +48,7 @@ async fn a_full_disk_is_a_transient_error_that_names_the_file() {
 
     // Space again: the same batch goes through, whole.
     std::fs::remove_file(&active).unwrap();
-    sink.write_batch(&batch).await.unwrap();
+    sink.write(audit_core::Batch::new(&batch)).await.unwrap();
     let store = FileStore::open(dir.path()).unwrap();
     assert_eq!(ids(&scan_ok(&store).await), ids(&batch));
 }

@@ -6,7 +6,7 @@ mod file_support;
 use std::io::Write as _;
 use std::time::Duration;
 
-use audit_core::{AuditEvent, EncodedBatch, JsonEntry, Sink, SinkErrorKind};
+use audit_core::{AuditEvent, Batch, JsonEntry, Sink, SinkErrorKind};
 use audit_sinks::file::{FileSink, FileSinkError, FileStore, Fsync};
 use file_support::{entries, entry, files_ending, ids, log_files, scan_all, scan_ok};
 
@@ -16,7 +16,7 @@ async fn rotates_by_size_without_splitting_batches() {
     let sink = FileSink::builder(dir.path()).max_file_bytes(2_000).build().unwrap();
     let written = entries(0, 30);
     for batch in written.chunks(3) {
-        sink.write_batch(batch).await.unwrap();
+        sink.write(audit_core::Batch::new(batch)).await.unwrap();
     }
     let files = files_ending(dir.path(), ".jsonl");
     assert!(files.len() >= 4, "{:?}", log_files(dir.path()));
@@ -32,7 +32,7 @@ async fn rotates_by_size_without_splitting_batches() {
 
     // A batch larger than the limit goes whole into one file.
     let big = entries(100, 10);
-    sink.write_batch(&big).await.unwrap();
+    sink.write(audit_core::Batch::new(&big)).await.unwrap();
     let newest = files_ending(dir.path(), ".jsonl").pop().unwrap();
     assert_eq!(std::fs::read_to_string(newest).unwrap().lines().count(), 10);
 }
@@ -43,11 +43,11 @@ async fn rotates_by_age() {
     let sink =
         FileSink::builder(dir.path()).max_file_age(Duration::from_millis(200)).build().unwrap();
     let first = entries(0, 2);
-    sink.write_batch(&first).await.unwrap();
+    sink.write(audit_core::Batch::new(&first)).await.unwrap();
     assert_eq!(log_files(dir.path()).len(), 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let second = entries(2, 2);
-    sink.write_batch(&second).await.unwrap();
+    sink.write(audit_core::Batch::new(&second)).await.unwrap();
     let files = files_ending(dir.path(), ".jsonl");
     assert_eq!(files.len(), 2, "{:?}", log_files(dir.path()));
     let first_file = std::fs::read_to_string(&files[0]).unwrap();
@@ -66,7 +66,7 @@ async fn files_are_0600_and_a_created_directory_0700() {
     let dir = root.path().join("var").join("audit");
     let sink = FileSink::builder(&dir).max_file_bytes(1_000).gzip_rotated(true).build().unwrap();
     for batch in entries(0, 12).chunks(3) {
-        sink.write_batch(batch).await.unwrap();
+        sink.write(audit_core::Batch::new(batch)).await.unwrap();
     }
     sink.flush().await.unwrap();
     // A torn line, moved aside to a .corrupt file on reopen.
@@ -91,12 +91,12 @@ async fn entries_written_again_are_skipped() {
     let sink = FileSink::builder(dir.path()).build().unwrap();
     let a = entries(0, 4);
     let b = entries(4, 4);
-    sink.write_batch(&a).await.unwrap();
+    sink.write(audit_core::Batch::new(&a)).await.unwrap();
     // A replay of the last batch, then one overlapping it, then one with an
     // entry twice.
-    sink.write_batch(&a).await.unwrap();
-    sink.write_batch(&[&a[2..], &b[..2]].concat()).await.unwrap();
-    sink.write_batch(&[b[2].clone(), b[2].clone(), b[3].clone()]).await.unwrap();
+    sink.write(audit_core::Batch::new(&a)).await.unwrap();
+    sink.write(audit_core::Batch::new(&[&a[2..], &b[..2]].concat())).await.unwrap();
+    sink.write(audit_core::Batch::new(&[b[2].clone(), b[2].clone(), b[3].clone()])).await.unwrap();
     let store = FileStore::open(dir.path()).unwrap();
     assert_eq!(ids(&scan_ok(&store).await), ids(&[a, b].concat()));
 }
@@ -108,16 +108,16 @@ async fn ids_are_remembered_across_a_restart_and_rotated_files() {
     {
         let sink = FileSink::builder(dir.path()).max_file_bytes(2_000).build().unwrap();
         for batch in written.chunks(4) {
-            sink.write_batch(batch).await.unwrap();
+            sink.write(audit_core::Batch::new(batch)).await.unwrap();
         }
         assert!(log_files(dir.path()).len() >= 2);
     }
     // After a crash the pipeline replays the last batches, some of them from
     // the rotated file.
     let sink = FileSink::builder(dir.path()).max_file_bytes(2_000).build().unwrap();
-    sink.write_batch(&written[2..]).await.unwrap();
+    sink.write(audit_core::Batch::new(&written[2..])).await.unwrap();
     let more = entries(12, 2);
-    sink.write_batch(&more).await.unwrap();
+    sink.write(audit_core::Batch::new(&more)).await.unwrap();
     let store = FileStore::open(dir.path()).unwrap();
     assert_eq!(ids(&scan_ok(&store).await), ids(&[written, more].concat()));
 }
@@ -127,10 +127,10 @@ async fn the_dedup_window_is_bounded() {
     let dir = tempfile::tempdir().unwrap();
     let sink = FileSink::builder(dir.path()).dedup_window(3).build().unwrap();
     let written = entries(0, 5);
-    sink.write_batch(&written).await.unwrap();
+    sink.write(audit_core::Batch::new(&written)).await.unwrap();
     // Within the window: skipped. Beyond it: written again (the documented bound).
-    sink.write_batch(&written[4..]).await.unwrap();
-    sink.write_batch(&written[..1]).await.unwrap();
+    sink.write(audit_core::Batch::new(&written[4..])).await.unwrap();
+    sink.write(audit_core::Batch::new(&written[..1])).await.unwrap();
     let store = FileStore::open(dir.path()).unwrap();
     let mut expected = ids(&written);
     expected.push(written[0].id);
@@ -143,7 +143,7 @@ async fn a_torn_last_line_is_moved_aside_on_reopen_and_writing_continues() {
     let written = entries(0, 5);
     {
         let sink = FileSink::builder(dir.path()).build().unwrap();
-        sink.write_batch(&written).await.unwrap();
+        sink.write(audit_core::Batch::new(&written)).await.unwrap();
     }
     // A crash in the middle of the next write: half a line, no newline.
     let active = files_ending(dir.path(), ".jsonl").pop().unwrap();
@@ -166,7 +166,7 @@ async fn a_torn_last_line_is_moved_aside_on_reopen_and_writing_continues() {
     assert_eq!(lines.next(), Some(half));
 
     let more = entries(5, 3);
-    sink.write_batch(&more).await.unwrap();
+    sink.write(audit_core::Batch::new(&more)).await.unwrap();
     let store = FileStore::open(dir.path()).unwrap();
     let items = scan_all(&store).await;
     assert!(items.iter().all(Result::is_ok), "no corrupt line is left: {items:?}");
@@ -178,7 +178,12 @@ async fn a_torn_last_line_is_moved_aside_on_reopen_and_writing_continues() {
 async fn an_unparseable_last_line_is_moved_aside_too() {
     let dir = tempfile::tempdir().unwrap();
     let written = entries(0, 3);
-    FileSink::builder(dir.path()).build().unwrap().write_batch(&written).await.unwrap();
+    FileSink::builder(dir.path())
+        .build()
+        .unwrap()
+        .write(audit_core::Batch::new(&written))
+        .await
+        .unwrap();
     let active = files_ending(dir.path(), ".jsonl").pop().unwrap();
     std::fs::OpenOptions::new()
         .append(true)
@@ -189,7 +194,7 @@ async fn an_unparseable_last_line_is_moved_aside_too() {
 
     let sink = FileSink::builder(dir.path()).build().unwrap();
     assert!(std::path::Path::new(&format!("{}.corrupt", active.display())).exists());
-    sink.write_batch(&entries(3, 1)).await.unwrap();
+    sink.write(audit_core::Batch::new(&entries(3, 1))).await.unwrap();
     let store = FileStore::open(dir.path()).unwrap();
     assert_eq!(scan_ok(&store).await.len(), 4);
 }
@@ -198,7 +203,12 @@ async fn an_unparseable_last_line_is_moved_aside_too() {
 async fn a_whole_last_entry_missing_only_its_newline_is_kept() {
     let dir = tempfile::tempdir().unwrap();
     let written = entries(0, 3);
-    FileSink::builder(dir.path()).build().unwrap().write_batch(&written).await.unwrap();
+    FileSink::builder(dir.path())
+        .build()
+        .unwrap()
+        .write(audit_core::Batch::new(&written))
+        .await
+        .unwrap();
     let active = files_ending(dir.path(), ".jsonl").pop().unwrap();
     let len = std::fs::metadata(&active).unwrap().len();
     std::fs::OpenOptions::new().write(true).open(&active).unwrap().set_len(len - 1).unwrap();
@@ -206,7 +216,7 @@ async fn a_whole_last_entry_missing_only_its_newline_is_kept() {
     let sink = FileSink::builder(dir.path()).build().unwrap();
     assert!(!std::path::Path::new(&format!("{}.corrupt", active.display())).exists());
     // It counts as written: a replay of it is skipped.
-    sink.write_batch(&written[2..]).await.unwrap();
+    sink.write(audit_core::Batch::new(&written[2..])).await.unwrap();
     let store = FileStore::open(dir.path()).unwrap();
     assert_eq!(ids(&scan_ok(&store).await), ids(&written));
 }
@@ -217,8 +227,8 @@ async fn every_fsync_mode_writes_the_same_lines() {
         let dir = tempfile::tempdir().unwrap();
         let sink = FileSink::builder(dir.path()).fsync(fsync).build().unwrap();
         let written = entries(0, 7);
-        sink.write_batch(&written[..4]).await.unwrap();
-        sink.write_batch(&written[3..]).await.unwrap();
+        sink.write(audit_core::Batch::new(&written[..4])).await.unwrap();
+        sink.write(audit_core::Batch::new(&written[3..])).await.unwrap();
         sink.flush().await.unwrap();
         let store = FileStore::open(dir.path()).unwrap();
         let read: Vec<AuditEvent> = scan_ok(&store).await;
@@ -247,10 +257,10 @@ async fn the_pipelines_json_is_written_as_it_is_in_every_fsync_mode() {
     for fsync in [Fsync::Batch, Fsync::Entry, Fsync::Never] {
         let dir = tempfile::tempdir().unwrap();
         let sink = FileSink::builder(dir.path()).fsync(fsync).build().unwrap();
-        sink.write_encoded(EncodedBatch::from_json(&items[..4])).await.unwrap();
+        sink.write(Batch::from_json(&items[..4])).await.unwrap();
         // A replay overlapping the last batch, then a smaller batch.
-        sink.write_encoded(EncodedBatch::from_json(&items[2..5])).await.unwrap();
-        sink.write_encoded(EncodedBatch::from_json(&items[5..])).await.unwrap();
+        sink.write(Batch::from_json(&items[2..5])).await.unwrap();
+        sink.write(Batch::from_json(&items[5..])).await.unwrap();
         sink.flush().await.unwrap();
         let files = files_ending(dir.path(), ".jsonl");
         let text: Vec<u8> = files.iter().flat_map(|f| std::fs::read(f).unwrap()).collect();
@@ -308,9 +318,9 @@ async fn name_debug_and_shutdown() {
     assert!(debug.contains("file-archive") && debug.contains("max_file_bytes"), "{debug}");
     assert_eq!(sink.dir(), dir.path());
 
-    sink.write_batch(&entries(0, 2)).await.unwrap();
+    sink.write(audit_core::Batch::new(&entries(0, 2))).await.unwrap();
     sink.shutdown().await.unwrap();
-    let err = sink.write_batch(&entries(2, 1)).await.unwrap_err();
+    let err = sink.write(audit_core::Batch::new(&entries(2, 1))).await.unwrap_err();
     assert_eq!(err.kind(), SinkErrorKind::Permanent);
     assert!(err.to_string().contains("shut down"), "{err}");
     assert!(matches!(sink.apply_retention().await, Err(FileSinkError::ShutDown)));

@@ -22,7 +22,7 @@ async fn conformance_with(configure: impl FnOnce(&std::path::Path) -> FileSink) 
     conformance::run(&store, |batch| {
         let sink = sink.clone();
         async move {
-            sink.write_batch(&batch).await.expect("write_batch");
+            sink.write(audit_core::Batch::new(&batch)).await.expect("write");
             // Compressions done, so that purge does not race them.
             sink.flush().await.expect("flush");
         }
@@ -51,7 +51,7 @@ async fn scan_keeps_write_order_across_plain_and_gzipped_files() {
         FileSink::builder(dir.path()).max_file_bytes(2_000).gzip_rotated(true).build().unwrap();
     let written = entries(0, 60);
     for batch in written.chunks(5) {
-        sink.write_batch(batch).await.unwrap();
+        sink.write(audit_core::Batch::new(batch)).await.unwrap();
     }
     sink.flush().await.unwrap();
     let gz = files_ending(dir.path(), ".jsonl.gz");
@@ -85,7 +85,7 @@ async fn scan_reports_corrupt_lines_with_their_location_and_goes_on() {
     let sink = FileSink::builder(dir.path()).max_file_bytes(3_000).build().unwrap();
     let written = entries(0, 12);
     for batch in written.chunks(4) {
-        sink.write_batch(batch).await.unwrap();
+        sink.write(audit_core::Batch::new(batch)).await.unwrap();
     }
     // Damage a rotated file: a line in the middle, and a torn (unterminated) end.
     let files = files_ending(dir.path(), ".jsonl");
@@ -122,7 +122,7 @@ async fn the_unterminated_end_of_the_active_file_is_a_write_in_progress() {
     let dir = tempfile::tempdir().unwrap();
     let sink = FileSink::builder(dir.path()).build().unwrap();
     let written = entries(0, 3);
-    sink.write_batch(&written).await.unwrap();
+    sink.write(audit_core::Batch::new(&written)).await.unwrap();
     let active = &files_ending(dir.path(), ".jsonl")[0];
     std::fs::OpenOptions::new().append(true).open(active).unwrap().write_all(b"{\"id\":").unwrap();
     let store = FileStore::open(dir.path()).unwrap();
@@ -136,7 +136,7 @@ async fn purge_removes_whole_old_files_but_never_the_active_one() {
         FileSink::builder(dir.path()).max_file_bytes(2_500).gzip_rotated(true).build().unwrap();
     let written = entries(0, 20);
     for batch in written.chunks(4) {
-        sink.write_batch(batch).await.unwrap();
+        sink.write(audit_core::Batch::new(batch)).await.unwrap();
     }
     sink.flush().await.unwrap();
     let before_files = log_files(dir.path());

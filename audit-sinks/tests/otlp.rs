@@ -445,7 +445,7 @@ async fn grpc_headers_and_gzip_reach_the_receiver() {
     let config = OtlpConfig::grpc(url).header("X-Api-Key", "k-123").compression(Compression::Gzip);
     let sink = OtlpSink::new(config).unwrap();
     assert!(!format!("{sink:?}").contains("k-123"), "Debug hides header values");
-    sink.write_batch(&[AuditEvent::builder("a.update").build()]).await.unwrap();
+    sink.write(audit_core::Batch::new(&[AuditEvent::builder("a.update").build()])).await.unwrap();
     let headers = seen.headers();
     assert_eq!(headers[0]["x-api-key"], "k-123");
     assert_eq!(headers[0]["grpc-encoding"], "gzip");
@@ -467,7 +467,10 @@ async fn http_503_then_recovery_loses_and_duplicates_nothing() {
 async fn grpc_invalid_argument_is_permanent() {
     let (url, _seen) = grpc_receiver(Mode::Reject).await;
     let sink = OtlpSink::new(OtlpConfig::grpc(url.clone())).unwrap();
-    let err = sink.write_batch(&[AuditEvent::builder("a.update").build()]).await.unwrap_err();
+    let err = sink
+        .write(audit_core::Batch::new(&[AuditEvent::builder("a.update").build()]))
+        .await
+        .unwrap_err();
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("InvalidArgument"), "{err}");
     assert!(err.to_string().contains("bad log record"), "{err}");
@@ -478,7 +481,10 @@ async fn grpc_invalid_argument_is_permanent() {
 async fn http_400_is_permanent() {
     let (url, _seen) = http_receiver(Mode::Reject).await;
     let sink = OtlpSink::new(OtlpConfig::http(url.clone())).unwrap();
-    let err = sink.write_batch(&[AuditEvent::builder("a.update").build()]).await.unwrap_err();
+    let err = sink
+        .write(audit_core::Batch::new(&[AuditEvent::builder("a.update").build()]))
+        .await
+        .unwrap_err();
     assert!(!err.is_retryable());
     assert!(err.to_string().contains("400") && err.to_string().contains("bad log record"), "{err}");
     assert_rejected_to_dead_letter(OtlpSink::new(OtlpConfig::http(url)).unwrap()).await;
@@ -489,14 +495,14 @@ async fn partial_success_with_rejections_is_permanent() {
     let (url, _) = grpc_receiver(Mode::PartialReject).await;
     let sink = OtlpSink::new(OtlpConfig::grpc(url)).unwrap();
     let batch = [AuditEvent::builder("a.update").build(), AuditEvent::builder("b.update").build()];
-    let err = sink.write_batch(&batch).await.unwrap_err();
+    let err = sink.write(audit_core::Batch::new(&batch)).await.unwrap_err();
     assert!(!err.is_retryable());
     let msg = err.to_string();
     assert!(msg.contains("rejected 1 of 2") && msg.contains("attribute value too long"), "{msg}");
 
     let (url, _) = http_receiver(Mode::PartialReject).await;
     let sink = OtlpSink::new(OtlpConfig::http(url)).unwrap();
-    let err = sink.write_batch(&batch).await.unwrap_err();
+    let err = sink.write(audit_core::Batch::new(&batch)).await.unwrap_err();
     assert!(!err.is_retryable() && err.to_string().contains("rejected 1 of 2"), "{err}");
 }
 
@@ -505,12 +511,12 @@ async fn timeouts_and_refused_connections_are_transient() {
     let batch = [AuditEvent::builder("a.update").build()];
     let (url, _) = grpc_receiver(Mode::Delay(Duration::from_secs(5))).await;
     let sink = OtlpSink::new(OtlpConfig::grpc(url).timeout(Duration::from_millis(200))).unwrap();
-    let err = sink.write_batch(&batch).await.unwrap_err();
+    let err = sink.write(audit_core::Batch::new(&batch)).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
 
     let (url, _) = http_receiver(Mode::Delay(Duration::from_secs(5))).await;
     let sink = OtlpSink::new(OtlpConfig::http(url).timeout(Duration::from_millis(200))).unwrap();
-    let err = sink.write_batch(&batch).await.unwrap_err();
+    let err = sink.write(audit_core::Batch::new(&batch)).await.unwrap_err();
     assert!(err.is_retryable() && err.to_string().contains("timed out"), "{err}");
 
     // A port nobody listens on.
@@ -521,7 +527,8 @@ async fn timeouts_and_refused_connections_are_transient() {
     for config in
         [OtlpConfig::grpc(format!("http://{addr}")), OtlpConfig::http(format!("http://{addr}"))]
     {
-        let err = OtlpSink::new(config).unwrap().write_batch(&batch).await.unwrap_err();
+        let err =
+            OtlpSink::new(config).unwrap().write(audit_core::Batch::new(&batch)).await.unwrap_err();
         assert!(err.is_retryable(), "{err}");
     }
 }
@@ -541,7 +548,7 @@ async fn environment_variables_are_honoured_over_http() {
     let config = OtlpConfig::from_env_with(|k| env.get(k)).unwrap();
     assert_eq!(config.export_timeout(), Duration::from_secs(3));
     let sink = OtlpSink::new(config).unwrap();
-    sink.write_batch(&[AuditEvent::builder("a.update").build()]).await.unwrap();
+    sink.write(audit_core::Batch::new(&[AuditEvent::builder("a.update").build()])).await.unwrap();
     assert_eq!(*seen.paths.lock().unwrap(), ["/otel/v1/logs"]);
     let headers = &seen.headers()[0];
     assert_eq!(headers["authorization"], "Bearer t0k");
@@ -554,7 +561,7 @@ async fn environment_variables_are_honoured_over_http() {
         ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", format!("{url}/custom/logs")),
     ]);
     let sink = OtlpSink::new(OtlpConfig::from_env_with(|k| env.get(k)).unwrap()).unwrap();
-    sink.write_batch(&[AuditEvent::builder("a.update").build()]).await.unwrap();
+    sink.write(audit_core::Batch::new(&[AuditEvent::builder("a.update").build()])).await.unwrap();
     assert_eq!(seen.paths.lock().unwrap()[1], "/custom/logs");
 }
 
@@ -569,7 +576,7 @@ async fn environment_variables_are_honoured_over_grpc() {
         ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".to_owned()),
     ]);
     let sink = OtlpSink::new(OtlpConfig::from_env_with(|k| env.get(k)).unwrap()).unwrap();
-    sink.write_batch(&[AuditEvent::builder("a.update").build()]).await.unwrap();
+    sink.write(audit_core::Batch::new(&[AuditEvent::builder("a.update").build()])).await.unwrap();
     let headers = &seen.headers()[0];
     assert_eq!(headers["x-api-key"], "a,b");
     assert_eq!(headers["grpc-encoding"], "gzip");
@@ -593,12 +600,12 @@ async fn grpc_over_tls_with_the_ca_from_the_environment() {
     ]);
     let config = OtlpConfig::from_env_with(|k| env.get(k)).unwrap();
     assert!(config.has_ca_certificate());
-    OtlpSink::new(config).unwrap().write_batch(&batch).await.unwrap();
+    OtlpSink::new(config).unwrap().write(audit_core::Batch::new(&batch)).await.unwrap();
     assert_eq!(seen.ids().len(), 1);
 
     // Without the CA, the server is not trusted: a transient error that says why.
     let sink = OtlpSink::new(OtlpConfig::grpc(url)).unwrap();
-    let err = sink.write_batch(&batch).await.unwrap_err();
+    let err = sink.write(audit_core::Batch::new(&batch)).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert!(err.to_string().to_lowercase().contains("certificate"), "{err}");
     assert_eq!(seen.ids().len(), 1);
@@ -616,7 +623,7 @@ async fn large_batches_are_split_into_several_requests() {
             e
         })
         .collect();
-    sink.write_batch(&batch).await.unwrap();
+    sink.write(audit_core::Batch::new(&batch)).await.unwrap();
     assert!(seen.requests.lock().unwrap().len() >= 4);
     let bodies: Vec<String> = seen.records().iter().map(|(_, r)| text(r.body.as_ref())).collect();
     let expected: Vec<String> = (0..60).map(|i| format!("entry {i}")).collect();

@@ -37,11 +37,11 @@ async fn retention_drops_old_partitions_and_the_rest_still_verifies() {
     items.push(('C', at(0, 11).min(OffsetDateTime::now_utc())));
     let chain = chain_at(&key, &items);
     for batch in chain.chunks(7) {
-        sink.write_batch(batch).await.unwrap();
+        sink.write(audit_core::Batch::new(batch)).await.unwrap();
     }
     // And an unrelated backdated entry from long ago.
     let ancient = postgres_support::entry_at(99, month_start(-14));
-    sink.write_batch(std::slice::from_ref(&ancient)).await.unwrap();
+    sink.write(audit_core::Batch::new(std::slice::from_ref(&ancient))).await.unwrap();
     assert_eq!(scan_all(&sink.store()).await.len(), chain.len() + 1);
 
     // Dry run through the store: says what would go, drops nothing.

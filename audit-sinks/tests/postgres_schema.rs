@@ -105,7 +105,7 @@ async fn a_version_1_database_works_and_migrating_it_moves_every_partition_to_lz
     let sink = PostgresSink::connect(&db.url).await.unwrap();
     let old = large(entry_at(0, datetime!(2025-03-10 12:00 UTC)));
     let now = large(entry(1));
-    sink.write_batch(&[old.clone(), now.clone()]).await.unwrap();
+    sink.write(audit_core::Batch::new(&[old.clone(), now.clone()])).await.unwrap();
 
     let report = postgres::migrate(&pool).await.unwrap();
     assert_eq!(report.applied, [2, 3]);
@@ -115,7 +115,7 @@ async fn a_version_1_database_works_and_migrating_it_moves_every_partition_to_lz
     assert!(after.iter().all(|(_, c)| c == expected), "{after:?}");
     // A partition made after the migration inherits it.
     let later = large(entry_at(2, datetime!(2024-07-01 00:00 UTC)));
-    sink.write_batch(std::slice::from_ref(&later)).await.unwrap();
+    sink.write(audit_core::Batch::new(std::slice::from_ref(&later))).await.unwrap();
     let made_later = compression(&pool).await;
     let p2024 = made_later.iter().find(|(t, _)| t == "audit_events_p2024_07").expect("partition");
     assert_eq!(p2024.1, expected, "{made_later:?}");
@@ -149,7 +149,7 @@ async fn updates_deletes_and_truncates_are_rejected() {
     let db = TestDb::migrated().await;
     let sink = PostgresSink::connect(&db.url).await.unwrap();
     let batch: Vec<_> = (0..5).map(entry).collect();
-    sink.write_batch(&batch).await.unwrap();
+    sink.write(audit_core::Batch::new(&batch)).await.unwrap();
     let pool = db.pool().await;
     let partition = format!(
         "audit_events_p{}",
@@ -198,7 +198,7 @@ async fn an_insert_only_role_writes_and_reads_with_the_documented_grants() {
     // A backdated entry needs a partition the role may not create itself:
     // the SECURITY DEFINER function does.
     let batch = vec![entry(0), entry_at(1, datetime!(2024-03-10 12:00 UTC))];
-    sink.write_batch(&batch).await.expect("the app role inserts");
+    sink.write(audit_core::Batch::new(&batch)).await.expect("the app role inserts");
     let store = PostgresStore::connect(&role_url).await.unwrap();
     assert_eq!(store.query(&Query::new()).await.unwrap().entries.len(), 2);
 
@@ -218,7 +218,7 @@ async fn an_insert_only_role_writes_and_reads_with_the_documented_grants() {
         .execute(&pool)
         .await
         .unwrap();
-    let err = sink.write_batch(&[entry(2)]).await.unwrap_err();
+    let err = sink.write(audit_core::Batch::new(&[entry(2)])).await.unwrap_err();
     assert!(!err.is_retryable(), "{err}");
     assert!(err.to_string().contains("42501"), "{err}");
     sink.shutdown().await.unwrap();

@@ -14,8 +14,8 @@ use audit_core::query::Query;
 use audit_core::store::AuditStore as _;
 use audit_core::testing::conformance;
 use audit_core::{
-    Actor, AuditEvent, Body, Change, EncodedBatch, GrpcRequest, HttpRequest, JsonEntry, Outcome,
-    Request, Resource, Response, ServiceInfo, SigningKey, Source,
+    Actor, AuditEvent, Batch, Body, Change, GrpcRequest, HttpRequest, JsonEntry, Outcome, Request,
+    Resource, Response, ServiceInfo, SigningKey, Source,
 };
 use audit_sinks::postgres::PostgresSink;
 use bytes::Bytes;
@@ -30,7 +30,7 @@ async fn the_store_passes_the_conformance_suite() {
     let store = sink.store();
     conformance::run(&store, |entries| {
         let sink = sink.clone();
-        async move { sink.write_batch(&entries).await.expect("load") }
+        async move { sink.write(audit_core::Batch::new(&entries)).await.expect("load") }
     })
     .await;
     sink.shutdown().await.unwrap();
@@ -41,17 +41,17 @@ async fn a_replayed_batch_inserts_nothing_twice() {
     let db = TestDb::migrated().await;
     let sink = PostgresSink::connect(&db.url).await.unwrap();
     let batch: Vec<AuditEvent> = (0..200).map(entry).collect();
-    sink.write_batch(&batch).await.unwrap();
+    sink.write(audit_core::Batch::new(&batch)).await.unwrap();
     // The same batch again (a retry whose commit had happened), and one that
     // overlaps it (a replay from the spool after a restart).
-    sink.write_batch(&batch).await.unwrap();
+    sink.write(audit_core::Batch::new(&batch)).await.unwrap();
     let more: Vec<AuditEvent> = (200..300).map(entry).collect();
     let overlapping: Vec<AuditEvent> = batch[150..].iter().chain(&more).cloned().collect();
-    sink.write_batch(&overlapping).await.unwrap();
+    sink.write(audit_core::Batch::new(&overlapping)).await.unwrap();
     // A batch holding the same entry twice.
     let twice = vec![entry(300), entry(301)];
     let twice = [twice.clone(), twice].concat();
-    sink.write_batch(&twice).await.unwrap();
+    sink.write(audit_core::Batch::new(&twice)).await.unwrap();
 
     let pool = db.pool().await;
     let (rows, ids): (i64, i64) =
@@ -90,7 +90,7 @@ async fn entries_come_back_exactly_as_written_and_their_hashes_verify() {
         chain.push(e);
     }
     chain.push(seq.checkpoint(true).unwrap());
-    sink.write_batch(&chain).await.unwrap();
+    sink.write(audit_core::Batch::new(&chain)).await.unwrap();
 
     let back = scan_all(&sink.store()).await;
     assert_eq!(back, chain);
@@ -118,7 +118,7 @@ async fn a_partition_dropped_meanwhile_is_created_again() {
     let db = TestDb::migrated().await;
     let sink = PostgresSink::connect(&db.url).await.unwrap();
     let old = datetime!(2024-01-15 08:00 UTC);
-    sink.write_batch(&[entry_at(0, old)]).await.unwrap();
+    sink.write(audit_core::Batch::new(&[entry_at(0, old)])).await.unwrap();
     // Another process drops that month (the sink still believes it exists).
     let pool = db.pool().await;
     let dropped: Vec<String> = sqlx::query_scalar(
@@ -130,7 +130,7 @@ async fn a_partition_dropped_meanwhile_is_created_again() {
     assert_eq!(dropped, ["audit_events_p2024_01"]);
     // The insert finds no partition, creates it and tries again.
     let e = entry_at(1, old);
-    sink.write_batch(std::slice::from_ref(&e)).await.unwrap();
+    sink.write(audit_core::Batch::new(std::slice::from_ref(&e))).await.unwrap();
     assert_eq!(scan_all(&sink.store()).await, [e]);
     sink.shutdown().await.unwrap();
 }
@@ -140,7 +140,7 @@ async fn a_closed_pool_is_a_transient_error() {
     let db = TestDb::migrated().await;
     let sink = PostgresSink::connect(&db.url).await.unwrap();
     sink.pool().close().await;
-    let err = sink.write_batch(&[entry(0)]).await.unwrap_err();
+    let err = sink.write(audit_core::Batch::new(&[entry(0)])).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }
 
@@ -163,16 +163,17 @@ async fn a_write_that_hangs_is_abandoned_and_its_retry_stores_each_entry_once() 
         .await
         .unwrap();
     let batch: Vec<AuditEvent> = (0..200).map(entry).collect();
-    let hung = tokio::time::timeout(Duration::from_secs(60), sink.write_batch(&batch))
-        .await
-        .expect("the write hung past its write_timeout");
+    let hung =
+        tokio::time::timeout(Duration::from_secs(60), sink.write(audit_core::Batch::new(&batch)))
+            .await
+            .expect("the write hung past its write_timeout");
     let err = hung.unwrap_err();
     assert!(err.is_retryable(), "a timed-out write is retried: {err}");
     assert!(err.to_string().contains("write_timeout"), "{err}");
     // The abandoned statement still waits on the server; once the lock is
     // gone it may store its rows too. The retry then skips them.
     locker.rollback().await.unwrap();
-    sink.write_batch(&batch).await.expect("the retry, on a new connection");
+    sink.write(audit_core::Batch::new(&batch)).await.expect("the retry, on a new connection");
     let (rows, ids): (i64, i64) =
         sqlx::query_as("SELECT count(*), count(DISTINCT id) FROM audit_events")
             .fetch_one(&pool)
@@ -202,7 +203,7 @@ async fn queries_use_every_filter_with_bound_parameters() {
     let sink = PostgresSink::connect(&db.url).await.unwrap();
     let mut batch: Vec<AuditEvent> = (0..20).map(entry).collect();
     batch[3].tenant = Some("o'brien; DROP TABLE audit_events; --".to_owned());
-    sink.write_batch(&batch).await.unwrap();
+    sink.write(audit_core::Batch::new(&batch)).await.unwrap();
     let store = sink.store();
     let page =
         store.query(&Query::new().tenant("o'brien; DROP TABLE audit_events; --")).await.unwrap();
@@ -231,7 +232,7 @@ async fn several_sinks_create_the_same_partitions_at_once() {
                         entry_at(w * 100 + round * 10 + m, day.midnight().assume_utc())
                     })
                     .collect();
-                sink.write_batch(&batch).await.expect("concurrent write");
+                sink.write(audit_core::Batch::new(&batch)).await.expect("concurrent write");
             }
             sink.shutdown().await.unwrap();
         }));
@@ -252,7 +253,7 @@ async fn a_scan_reads_one_snapshot() {
     // More than one chunk of 2 000 rows.
     let first: Vec<AuditEvent> = (0..2_500).map(entry).collect();
     for batch in first.chunks(500) {
-        sink.write_batch(batch).await.unwrap();
+        sink.write(audit_core::Batch::new(batch)).await.unwrap();
     }
     let store = sink.store();
     let query = Query::new();
@@ -261,7 +262,7 @@ async fn a_scan_reads_one_snapshot() {
     assert_eq!(head, first[0]);
     // Written while the scan runs: not part of its snapshot.
     let later: Vec<AuditEvent> = (2_500..2_600).map(entry).collect();
-    sink.write_batch(&later).await.unwrap();
+    sink.write(audit_core::Batch::new(&later)).await.unwrap();
     let rest: Vec<AuditEvent> =
         futures::TryStreamExt::try_collect(scan).await.expect("the rest of the scan");
     assert_eq!(rest.len(), first.len() - 1);
@@ -382,7 +383,7 @@ async fn the_copy_and_the_on_conflict_insert_store_the_same_rows() {
     // A: the whole batch in one COPY.
     let a = TestDb::migrated().await;
     let sink = PostgresSink::connect(&a.url).await.unwrap();
-    sink.write_batch(&entries).await.unwrap();
+    sink.write(audit_core::Batch::new(&entries)).await.unwrap();
     assert_eq!(scan_all(&sink.store()).await, entries);
     sink.shutdown().await.unwrap();
     assert_eq!(logs.count(FALLBACK), 0, "a fresh batch is copied");
@@ -391,8 +392,8 @@ async fn the_copy_and_the_on_conflict_insert_store_the_same_rows() {
     // stored entry, and the ON CONFLICT insert stores the rest.
     let b = TestDb::migrated().await;
     let sink = PostgresSink::connect(&b.url).await.unwrap();
-    sink.write_batch(&entries[..1]).await.unwrap();
-    sink.write_batch(&entries).await.unwrap();
+    sink.write(audit_core::Batch::new(&entries[..1])).await.unwrap();
+    sink.write(audit_core::Batch::new(&entries)).await.unwrap();
     assert_eq!(logs.count(FALLBACK), 1);
     assert_eq!(scan_all(&sink.store()).await, entries);
 
@@ -429,11 +430,11 @@ async fn the_copy_and_the_on_conflict_insert_store_the_same_rows() {
     // ends the replay, so the next overlapping batch tries a COPY again.
     let more: Vec<AuditEvent> = (10..13).map(entry).collect();
     let overlapping = [&entries[7..], &more[..1]].concat();
-    sink.write_batch(&overlapping).await.unwrap();
+    sink.write(audit_core::Batch::new(&overlapping)).await.unwrap();
     assert_eq!(logs.count(FALLBACK), 1, "no COPY while replaying");
-    sink.write_batch(&more[1..2]).await.unwrap();
+    sink.write(audit_core::Batch::new(&more[1..2])).await.unwrap();
     let overlapping = [&more[1..2], &more[2..]].concat();
-    sink.write_batch(&overlapping).await.unwrap();
+    sink.write(audit_core::Batch::new(&overlapping)).await.unwrap();
     assert_eq!(logs.count(FALLBACK), 2, "a COPY again once a batch stored every entry");
     let expected: Vec<AuditEvent> = entries.iter().chain(&more).cloned().collect();
     assert_eq!(scan_all(&sink.store()).await, expected);
@@ -452,14 +453,14 @@ async fn the_pipelines_json_of_an_entry_is_stored_as_it_is() {
         .iter()
         .map(|e| Some(Bytes::from(serde_json::to_vec_pretty(e).unwrap())))
         .collect();
-    sink.write_encoded(EncodedBatch::with_json(&entries, &json)).await.unwrap();
+    sink.write(Batch::with_json(&entries, &json)).await.unwrap();
     // A batch of JSON alone, as sinks that want no entries get it.
     let more: Vec<AuditEvent> = (20..23).map(entry).collect();
     let alone: Vec<JsonEntry> = more
         .iter()
         .map(|e| JsonEntry { id: e.id, json: Bytes::from(serde_json::to_vec_pretty(e).unwrap()) })
         .collect();
-    sink.write_encoded(EncodedBatch::from_json(&alone)).await.unwrap();
+    sink.write(Batch::from_json(&alone)).await.unwrap();
 
     let pool = db.pool().await;
     let stored: Vec<String> =
@@ -497,10 +498,10 @@ async fn without_detail_columns_rows_leave_them_null_and_the_view_reads_every_ro
     let with_details = |i: usize| i < 2 || (4..6).contains(&i);
     let full = PostgresSink::connect(&db.url).await.unwrap();
     let lean = PostgresSink::builder().detail_columns(false).connect(&db.url).await.unwrap();
-    full.write_batch(&entries[..2]).await.unwrap();
-    lean.write_batch(&entries[2..4]).await.unwrap();
-    full.write_batch(&entries[4..6]).await.unwrap();
-    lean.write_batch(&entries[6..]).await.unwrap();
+    full.write(audit_core::Batch::new(&entries[..2])).await.unwrap();
+    lean.write(audit_core::Batch::new(&entries[2..4])).await.unwrap();
+    full.write(audit_core::Batch::new(&entries[4..6])).await.unwrap();
+    lean.write(audit_core::Batch::new(&entries[6..])).await.unwrap();
     full.shutdown().await.unwrap();
 
     let pool = db.pool().await;

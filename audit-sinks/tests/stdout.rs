@@ -19,8 +19,8 @@ async fn writer_sink_writes_exact_json_lines() {
         })
         .collect();
     let sink = WriterSink::new(Vec::new());
-    sink.write_batch(&events[..2]).await.unwrap();
-    sink.write_batch(&events[2..]).await.unwrap();
+    sink.write(audit_core::Batch::new(&events[..2])).await.unwrap();
+    sink.write(audit_core::Batch::new(&events[2..])).await.unwrap();
     let out = sink.with_writer(|buf| String::from_utf8(buf.clone()).unwrap());
     let expected: String =
         events.iter().map(|e| serde_json::to_string(e).unwrap() + "\n").collect();

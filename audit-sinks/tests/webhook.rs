@@ -186,21 +186,29 @@ async fn a_400_is_not_retried_and_the_batch_is_dead_lettered() {
 async fn errors_say_what_happened_and_whether_to_retry() {
     let batch = [AuditEvent::builder("a.update").build()];
     let (url, _) = receiver(Mode::Reject).await;
-    let err =
-        WebhookSink::builder(url, SECRET).build().unwrap().write_batch(&batch).await.unwrap_err();
+    let err = WebhookSink::builder(url, SECRET)
+        .build()
+        .unwrap()
+        .write(audit_core::Batch::new(&batch))
+        .await
+        .unwrap_err();
     assert!(!err.is_retryable());
     let msg = err.to_string();
     assert!(msg.contains("400") && msg.contains("no thanks"), "{msg}");
 
     let (url, _) = receiver(Mode::FailFirst(1)).await;
-    let err =
-        WebhookSink::builder(url, SECRET).build().unwrap().write_batch(&batch).await.unwrap_err();
+    let err = WebhookSink::builder(url, SECRET)
+        .build()
+        .unwrap()
+        .write(audit_core::Batch::new(&batch))
+        .await
+        .unwrap_err();
     assert!(err.is_retryable() && err.to_string().contains("503"), "{err}");
 
     let (url, _) = receiver(Mode::Delay(Duration::from_secs(5))).await;
     let sink =
         WebhookSink::builder(url, SECRET).timeout(Duration::from_millis(200)).build().unwrap();
-    let err = sink.write_batch(&batch).await.unwrap_err();
+    let err = sink.write(audit_core::Batch::new(&batch)).await.unwrap_err();
     assert!(err.is_retryable() && err.to_string().contains("timed out"), "{err}");
 
     let addr: SocketAddr = {
@@ -208,8 +216,12 @@ async fn errors_say_what_happened_and_whether_to_retry() {
         l.local_addr().unwrap()
     };
     let url = format!("http://{addr}/secret-token-path");
-    let err =
-        WebhookSink::builder(url, SECRET).build().unwrap().write_batch(&batch).await.unwrap_err();
+    let err = WebhookSink::builder(url, SECRET)
+        .build()
+        .unwrap()
+        .write(audit_core::Batch::new(&batch))
+        .await
+        .unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert!(!err.to_string().contains("secret-token-path"), "the URL is not in messages: {err}");
 }

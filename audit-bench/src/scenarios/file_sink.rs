@@ -1,4 +1,4 @@
-//! Scenario 4, File sink: `FileSink::write_batch` (group commit: one `write(2)` and
+//! Scenario 4, File sink: `FileSink::write` (group commit: one `write(2)` and
 //! one `fdatasync(2)` per batch) against a raw loop writing the same bytes
 //! in the same batches with `write` + `fdatasync`, and against one
 //! `fdatasync` per entry.
@@ -8,7 +8,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use audit_core::{AuditEvent, EncodedBatch, Sink as _};
+use audit_core::{AuditEvent, Batch, Sink as _};
 use audit_sinks::file::{FileSink, Fsync};
 use bytes::{BufMut as _, Bytes, BytesMut};
 
@@ -78,8 +78,8 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
             judged(Target::AtLeast(50.0)),
         ));
         report.row(Row::ratio(
-            &format!("write_batch (serializing in the sink) / raw write+fdatasync, batch {batch}"),
-            side("write_batch", 3),
+            &format!("typed batch (serializing in the sink) / raw write+fdatasync, batch {batch}"),
+            side("typed", 3),
             side("raw", 1),
             summary(&ratios(&results[3], &results[1])),
             Target::Info,
@@ -121,8 +121,8 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
         "Each round writes to a fresh directory under the work dir for the given time; only the \
          write calls are timed (preparing the next batch's entries is not). The raw loops get \
          the entries already serialized; so does the sink, as the pipeline calls it \
-         (`write_encoded` with the JSON the pipeline made of each entry while hashing it, \
-         whose cost is in the per-entry scenario); the `write_batch` row has the sink \
+         (`Sink::write` with the JSON the pipeline made of each entry while hashing it, \
+         whose cost is in the per-entry scenario); the typed-batch row has the sink \
          serialize them itself. Targets apply to \
          batches of {JUDGED} (the pipeline's default `batch_size`); batches of 32 are shown for \
          light load. The in-memory row writes {IN_MEMORY_BATCHES} batches to a directory \
@@ -214,7 +214,7 @@ fn sink_rate(
             Vec::new()
         };
         let t = Instant::now();
-        rt.block_on(sink.write_encoded(EncodedBatch::with_json(&events, &json)))?;
+        rt.block_on(sink.write(Batch::with_json(&events, &json)))?;
         Ok(t.elapsed())
     })?;
     rt.block_on(sink.shutdown())?;

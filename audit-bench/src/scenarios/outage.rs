@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, Auditor, EncodedBatch, Sink, SinkError};
+use audit_core::{Auditor, Batch, Sink, SinkError, SinkInput};
 use audit_sinks::file::FileSink;
 use uuid::Uuid;
 
@@ -47,25 +47,17 @@ impl Sink for Switch {
         "file"
     }
 
-    fn wants_json(&self) -> bool {
-        self.inner.wants_json()
+    fn input(&self) -> SinkInput {
+        self.inner.input()
     }
 
-    fn wants_entries(&self) -> bool {
-        self.inner.wants_entries()
-    }
-
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        self.write_encoded(EncodedBatch::new(batch)).await
-    }
-
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
         if !self.up.load(Ordering::SeqCst) {
             return Err(SinkError::transient("switched off (simulated outage)"));
         }
         let started = Instant::now();
         let before = self.delivered.load(Ordering::SeqCst);
-        self.inner.write_encoded(batch).await?;
+        self.inner.write(batch).await?;
         self.delivered.fetch_add(batch.len() as u64, Ordering::SeqCst);
         let up_since = *self.up_since.lock().unwrap_or_else(|e| e.into_inner());
         if up_since.is_some_and(|up| started >= up) {

@@ -1,4 +1,4 @@
-//! Scenario 5, Postgres sink: `PostgresSink::write_batch` against raw binary `COPY`
+//! Scenario 5, Postgres sink: `PostgresSink::write` against raw binary `COPY`
 //! of the same rows (same columns, same values, one COPY per batch) and
 //! against one `INSERT` per row (autocommit), in a fresh database.
 
@@ -248,7 +248,7 @@ mod imp {
         while started.elapsed() < duration {
             let events = batch(&template, &mut seq, BATCH);
             let t = Instant::now();
-            sink.write_batch(&events).await?;
+            sink.write(audit_core::Batch::new(&events)).await?;
             timed += t.elapsed();
             written += BATCH as u64;
         }
@@ -388,7 +388,7 @@ mod imp {
         report.note(format!(
             "Fresh database per run at {}; the same 34 columns and values the sink writes; only \
              the database calls are timed (the raw baselines get rows already encoded, the sink \
-             encodes its own). The sink's `write_batch` is one binary COPY per batch (and, for a \
+             encodes its own). The sink's `write` is one binary COPY per batch (and, for a \
              batch holding entries already stored, one `INSERT .. SELECT FROM UNNEST(..) ON \
              CONFLICT DO NOTHING`, which this load never needs); COPY and INSERT autocommit.",
             bench.settings.postgres_url

@@ -78,14 +78,14 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
     // buffer's first `parent_len` bytes when the node is popped) plus its own
     // segment, and only a change copies it.
     let mut path = String::new();
-    let mut stack: Vec<Pending<'_>> = vec![Pending {
+    let mut stack: Vec<PairToCompare<'_>> = vec![PairToCompare {
         parent_len: 0,
         segment: Segment::Root,
         before: Some(before),
         after: Some(after),
         depth: 0,
     }];
-    while let Some(Pending { parent_len, segment, before, after, depth }) = stack.pop() {
+    while let Some(PairToCompare { parent_len, segment, before, after, depth }) = stack.pop() {
         path.truncate(parent_len);
         match segment {
             Segment::Root => {}
@@ -97,7 +97,7 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
             (Some(Value::Object(b)), Some(Value::Object(a))) if depth < MAX_DEPTH => {
                 let first = stack.len();
                 for (key, bv) in b {
-                    stack.push(Pending {
+                    stack.push(PairToCompare {
                         parent_len: here,
                         segment: Segment::Key(key),
                         before: Some(bv),
@@ -106,7 +106,7 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
                     });
                 }
                 for (key, av) in a.iter().filter(|(k, _)| !b.contains_key(*k)) {
-                    stack.push(Pending {
+                    stack.push(PairToCompare {
                         parent_len: here,
                         segment: Segment::Key(key),
                         before: None,
@@ -119,7 +119,7 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
             (Some(Value::Array(b)), Some(Value::Array(a)))
                 if depth < MAX_DEPTH && b.len() == a.len() =>
             {
-                stack.extend(b.iter().zip(a).enumerate().rev().map(|(i, (bv, av))| Pending {
+                stack.extend(b.iter().zip(a).enumerate().rev().map(|(i, (bv, av))| PairToCompare {
                     parent_len: here,
                     segment: Segment::Index(i),
                     before: Some(bv),
@@ -207,7 +207,7 @@ pub fn diff_serialize<B: Serialize + ?Sized, A: Serialize + ?Sized>(
 }
 
 /// One pair of values still to compare.
-struct Pending<'a> {
+struct PairToCompare<'a> {
     /// The length of the parent's path.
     parent_len: usize,
     /// What the pair adds to its parent's path.

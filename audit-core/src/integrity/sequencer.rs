@@ -15,6 +15,7 @@ use super::{
 use crate::canonical::{hash_canonical, hex_string, push_hex};
 use crate::json::rfc3339_micros;
 use crate::model::{Action, Actor, AuditEvent, ChainLink, Outcome, ServiceInfo};
+use crate::sink::SinkInput;
 
 /// How much JSON of sealed entries one allocation holds (an entry larger
 /// than this gets one of its own).
@@ -136,25 +137,25 @@ impl Sequencer {
     }
 
     fn seal_unchecked(&mut self, event: &mut AuditEvent) -> Result<(), IntegrityError> {
-        self.seal_encoded(event, false, false).map(drop)
+        self.seal_encoded(event, SinkInput::Entries).map(drop)
     }
 
-    /// Seals an entry like [`Sequencer::seal`] and, when `want_json` is set
+    /// Seals an entry like [`Sequencer::seal`] and, when `needs` wants JSON
     /// and the canonical bytes were serde_json's own output, also returns
     /// the sealed entry's JSON (`serde_json::to_vec` of it, byte for byte),
     /// made from the bytes that were hashed instead of serializing again;
     /// and the length of its canonical form either way.
     ///
-    /// With `lend` set, the caller needs only that JSON: when it is
+    /// With [`SinkInput::Json`], the caller needs only that JSON: when it is
     /// returned, the strings of the entry's `chain.prev` and `chain.hash`
     /// are taken back (left empty) to serve the next entry, instead of a new
     /// pair being allocated for every entry and freed with it.
     pub(crate) fn seal_encoded(
         &mut self,
         event: &mut AuditEvent,
-        want_json: bool,
-        lend: bool,
+        needs: SinkInput,
     ) -> Result<(Option<Bytes>, usize), IntegrityError> {
+        let want_json = needs.wants_json();
         // Sealed with a placeholder hash of the right length, which
         // `hash_canonical` leaves out and then overwrites in the JSON.
         let mut placeholder = std::mem::take(&mut self.spare_hash);
@@ -196,7 +197,7 @@ impl Sequencer {
             "the JSON made while hashing differs from serde_json's"
         );
         match event.chain.as_mut() {
-            Some(link) if lend && json.is_some() => {
+            Some(link) if needs == SinkInput::Json && json.is_some() => {
                 self.prev = std::mem::take(&mut link.hash);
                 self.spare_hash = std::mem::take(&mut link.prev);
             }

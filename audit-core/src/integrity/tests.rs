@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::verify::is_hash;
 use super::*;
 use crate::model::{Actor, AuditEvent, ServiceInfo};
+use crate::sink::SinkInput;
 
 fn event_with_metadata() -> AuditEvent {
     let numbers = json!({
@@ -113,7 +114,7 @@ fn a_lent_chain_is_taken_back_only_when_the_json_was_made() {
     let mut prev = genesis.chain.unwrap().hash;
     for i in 0..4 {
         let mut plain = AuditEvent::builder("project.update").metadata("i", i).build();
-        let (json, _) = seq.seal_encoded(&mut plain, true, true).unwrap();
+        let (json, _) = seq.seal_encoded(&mut plain, SinkInput::Json).unwrap();
         let line: AuditEvent = serde_json::from_slice(&json.expect("plain JSON")).unwrap();
         let link = line.chain.clone().unwrap();
         assert_eq!(link.prev, prev, "entry {i} links to the one before");
@@ -125,13 +126,13 @@ fn a_lent_chain_is_taken_back_only_when_the_json_was_made() {
     // No JSON made (a float: the general canonicalizer): the entry keeps
     // its chain, and the next one still links to it.
     let mut float = event_with_metadata();
-    let (json, _) = seq.seal_encoded(&mut float, true, true).unwrap();
+    let (json, _) = seq.seal_encoded(&mut float, SinkInput::Json).unwrap();
     assert!(json.is_none());
     let kept = float.chain.clone().unwrap();
     assert_eq!(kept.prev, prev);
     assert_eq!(kept.hash, compute_hash(&kept.prev, &float).unwrap());
     let mut next = AuditEvent::builder("project.update").build();
-    seq.seal_encoded(&mut next, false, false).unwrap();
+    seq.seal_encoded(&mut next, SinkInput::Entries).unwrap();
     assert_eq!(next.chain.unwrap().prev, kept.hash);
 }
 
@@ -145,7 +146,7 @@ fn the_entrys_own_hash_never_changes_its_hash() {
     for (mut e, is_plain) in [(plain, true), (event_with_metadata(), false)] {
         let mut seq = Sequencer::new(None, CheckpointPolicy::default(), ServiceInfo::new("s"));
         seq.genesis().unwrap();
-        let (json, _) = seq.seal_encoded(&mut e, true, false).unwrap();
+        let (json, _) = seq.seal_encoded(&mut e, SinkInput::EntriesAndJson).unwrap();
         let sealed = e.chain.clone().unwrap();
         let expected = compute_hash(&sealed.prev, &e).unwrap();
         assert_eq!(sealed.hash, expected);

@@ -126,8 +126,8 @@ impl AuditEvent {
             Action::Delete => "deleted",
             Action::Other => "performed",
         };
-        // Pieces pushed without the formatting machinery (a tenth of
-        // `record`'s own cost when it went through `write!`).
+        // Pieces pushed without the formatting machinery: every entry gets
+        // a description, so this runs on the recording path.
         let push_all =
             |out: &mut String, pieces: &[&str]| pieces.iter().for_each(|p| out.push_str(p));
         push_all(out, &self.actor.display_pieces());

@@ -11,6 +11,7 @@ use super::{
     Auditor, delivery::Delivery, delivery::RetryPolicy, dispatch::Pipeline, dispatch::Sealer,
     dispatch::checkpoint_timer, error::BuildError, queue::Chunk, queue::SinkQueue, worker::Worker,
 };
+use crate::sink::SinkInput;
 use crate::{
     Redactor, ServiceInfo, Sink, integrity::CheckpointPolicy, integrity::Sequencer,
     integrity::SigningKey, spool, spool::Spool,
@@ -155,7 +156,7 @@ impl AuditorBuilder {
         self
     }
 
-    /// The most entries per `write_batch` (default 512).
+    /// The most entries per [`Sink::write`] (default 512).
     pub fn batch_size(mut self, size: usize) -> Self {
         self.batch_size = size.max(1);
         self
@@ -271,8 +272,14 @@ impl AuditorBuilder {
             Sequencer::new(self.signing_key, self.checkpoints.clone(), self.service.clone());
         let genesis = sequencer.genesis()?;
         let chain_id = sequencer.chain_id();
-        let json = self.spool_dir.is_some() || self.sinks.iter().any(|s| s.wants_json());
-        let lend = json && queues.iter().all(|q| q.json_only);
+        // The spool keeps each entry's JSON, as a JSON sink does.
+        let spool_needs = self.spool_dir.is_some().then_some(SinkInput::Json);
+        let needs = queues
+            .iter()
+            .map(|q| q.input)
+            .chain(spool_needs)
+            .reduce(SinkInput::union)
+            .unwrap_or_default();
         let sealer =
             Sealer { sequencer, spool, service: self.service.clone(), description: String::new() };
         let pipeline = Arc::new(Pipeline {
@@ -289,8 +296,7 @@ impl AuditorBuilder {
             closed: AtomicBool::new(false),
             shut_down: AtomicBool::new(false),
             spool_dir: self.spool_dir,
-            json,
-            lend,
+            needs,
         });
         {
             // Nobody else can hold the lock yet.

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::{
     delivery::Delivery, queue::Item, queue::Payload, queue::SinkQueue, stats::metrics_counter,
 };
+use crate::sink::SinkInput;
 use crate::{
     AuditEvent, JsonEntry, Redactor, ServiceInfo, integrity::IntegrityError, integrity::Sequencer,
     json::rfc3339_micros, spool::Spool, spool::SpoolLine,
@@ -34,15 +35,16 @@ pub(super) struct Sealer {
 
 impl Sealer {
     /// Seals `event` (see [`Sequencer::seal_encoded`]), lending it the
-    /// service and its default description when it lacks them and `lend`
-    /// is set; they are taken back when its JSON was made, and copied into
+    /// service and its default description when it lacks them and only its
+    /// JSON is needed ([`SinkInput::Json`]); they are taken back when its
+    /// JSON was made, and copied into
     /// it otherwise (the entry then goes on as it is).
     pub(super) fn seal(
         &mut self,
         event: &mut AuditEvent,
-        want_json: bool,
-        lend: bool,
+        needs: SinkInput,
     ) -> Result<(Option<Bytes>, usize), IntegrityError> {
+        let lend = needs == SinkInput::Json;
         let lent_service = lend && event.service.is_empty();
         if lent_service {
             std::mem::swap(&mut event.service, &mut self.service);
@@ -53,7 +55,7 @@ impl Sealer {
             event.write_default_description(&mut self.description);
             std::mem::swap(&mut event.description, &mut self.description);
         }
-        let sealed = self.sequencer.seal_encoded(event, want_json, lend);
+        let sealed = self.sequencer.seal_encoded(event, needs);
         let kept = !matches!(sealed, Ok((Some(_), _)));
         if lent_service {
             std::mem::swap(&mut event.service, &mut self.service);
@@ -85,12 +87,12 @@ pub(super) struct Pipeline {
     pub(super) closed: AtomicBool,
     pub(super) shut_down: AtomicBool,
     pub(super) spool_dir: Option<PathBuf>,
-    /// Whether the spool or a sink uses the entries' JSON (kept from hashing).
-    pub(super) json: bool,
-    /// Whether every sink takes the JSON alone, so that an entry whose JSON
-    /// is made while hashing is only serialized, then freed: the fields the
-    /// pipeline adds are then lent to it (see [`Sealer`]).
-    pub(super) lend: bool,
+    /// What the sinks and the spool together take of an entry: its JSON is
+    /// kept from hashing when any of them uses it; when all take the JSON
+    /// alone ([`SinkInput::Json`]), an entry whose JSON is made while
+    /// hashing is only serialized, then freed, and the fields the pipeline
+    /// adds are lent to it (see [`Sealer`]).
+    pub(super) needs: SinkInput,
 }
 
 impl Pipeline {
@@ -105,7 +107,7 @@ impl Pipeline {
             event.time = OffsetDateTime::now_utc();
         }
         event.time = rfc3339_micros::truncate(event.time);
-        if !self.lend {
+        if self.needs != SinkInput::Json {
             if event.service.is_empty() {
                 event.service = self.service.clone();
             }
@@ -195,18 +197,18 @@ impl Pipeline {
         json: Option<Bytes>,
     ) -> impl Iterator<Item = Option<Payload>> + Send + '_ {
         let queues = &self.queues;
-        let typed_want_json = queues.iter().any(|q| !q.json_only && q.wants_json);
+        let typed_want_json = queues.iter().any(|q| q.input == SinkInput::EntriesAndJson);
         let mut json = json;
         let (event, mut json_alone) = match sealed {
             Sealed::Json { id, json, .. } => {
                 debug_assert!(
-                    queues.iter().all(|q| q.json_only),
+                    queues.iter().all(|q| q.input == SinkInput::Json),
                     "only JSON sinks get the JSON alone"
                 );
                 (None, Some(JsonEntry { id, json }))
             }
             Sealed::Entry(event) => {
-                let json_alone = if queues.iter().any(|q| q.json_only) {
+                let json_alone = if queues.iter().any(|q| q.input == SinkInput::Json) {
                     match json.take_if(|_| !typed_want_json) {
                         // Moved when no typed sink wants it too: each handle
                         // made and dropped is an atomic operation on the
@@ -224,10 +226,10 @@ impl Pipeline {
             }
         };
         let no_json_alone = json_alone.is_none();
-        let typed = move |q: &SinkQueue| !q.json_only || no_json_alone;
+        let typed = move |q: &SinkQueue| q.input != SinkInput::Json || no_json_alone;
         let last_typed = queues.iter().rposition(|q| typed(q));
         let last_json_alone = queues.iter().rposition(|q| !typed(q));
-        let last_typed_json = queues.iter().rposition(|q| typed(q) && q.wants_json);
+        let last_typed_json = queues.iter().rposition(|q| typed(q) && q.input.wants_json());
         // Freed now when no sink takes it (not only when the caller is done).
         let mut event = last_typed.and(event);
         // The last of each kind of sink takes what it gets, the others a copy.
@@ -239,8 +241,11 @@ impl Pipeline {
                 return take_last(&mut json_alone, Some(i) == last_json_alone).map(Payload::Json);
             }
             let event = take_last(&mut event, Some(i) == last_typed)?;
-            let json =
-                if q.wants_json { take_last(&mut json, Some(i) == last_typed_json) } else { None };
+            let json = if q.input.wants_json() {
+                take_last(&mut json, Some(i) == last_typed_json)
+            } else {
+                None
+            };
             Some(Payload::Entry { event, json })
         })
     }

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! record(event) ─▶ enrich (id, time, service, description) ─▶ redact ─▶ sequence (chain seq + hash)
-//!    ─▶ spool (write-ahead, if configured) ─▶ per-sink queue ─▶ worker: batch ─▶ Sink::write_batch
+//!    ─▶ spool (write-ahead, if configured) ─▶ per-sink queue ─▶ worker: batch ─▶ Sink::write
 //!                                                                  └─▶ retry with backoff and jitter
 //! ```
 //!
@@ -33,6 +33,7 @@ use tokio::sync::oneshot;
 
 use crate::model::{AuditEvent, AuditEventBuilder, ServiceInfo};
 use crate::redact::Redactor;
+use crate::sink::SinkInput;
 
 mod builder;
 mod delivery;
@@ -139,7 +140,7 @@ impl Auditor {
             }
         }
         // The JSON made while hashing, for the sinks that write JSON.
-        let (json, json_len) = sealer.seal(&mut event, pipeline.json, pipeline.lend)?;
+        let (json, json_len) = sealer.seal(&mut event, pipeline.needs)?;
         let seq = sealer.sequencer.next_seq() - 1;
         let id = event.id;
         let chain = sealer.sequencer.chain_id();
@@ -155,7 +156,7 @@ impl Auditor {
                 .collect::<Vec<_>>()
         });
         let (sealed, json) = match json {
-            Some(json) if pipeline.lend => {
+            Some(json) if pipeline.needs == SinkInput::Json => {
                 // Only the JSON goes on; the entry is freed here, before
                 // anything moves it.
                 drop(event);

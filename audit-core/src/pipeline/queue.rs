@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{Notify, oneshot};
 
+use crate::sink::SinkInput;
 use crate::{AuditEvent, JsonEntry, Sink};
 
 pub(super) struct Item {
@@ -28,18 +29,18 @@ pub(super) struct Item {
 /// struct (about 750 bytes) for nothing.
 pub(super) enum Payload {
     /// The typed entry, with `serde_json::to_vec` of it when the pipeline has
-    /// it and the sink wants it (see [`EncodedBatch`]).
+    /// it and the sink wants it (see [`Batch`]).
     Entry { event: Box<AuditEvent>, json: Option<Bytes> },
-    /// The JSON alone, for a sink whose `wants_entries()` is `false`.
+    /// The JSON alone, for a sink that takes [`SinkInput::Json`].
     Json(JsonEntry),
 }
 
 impl Payload {
     /// An estimate of the memory a queued entry holds, from the length of
-    /// its canonical JSON: a parsed entry takes four to five times its JSON
-    /// in heap (strings, maps, bodies as `serde_json::Value`s; measured with
-    /// a counting allocator on the benchmark's 1.5 KB entry), plus the item
-    /// itself and the JSON, when kept. JSON alone costs its bytes plus
+    /// its canonical JSON: a parsed entry takes several times its JSON in
+    /// heap (strings, maps, bodies as `serde_json::Value`s; the factor below
+    /// is an upper bound from a counting allocator on a typical entry), plus
+    /// the item itself and the JSON, when kept. JSON alone costs its bytes plus
     /// [`Self::JSON_OVERHEAD`].
     pub(super) fn charge(&self, json_len: usize) -> usize {
         size_of::<Item>()
@@ -147,10 +148,8 @@ pub(super) struct SinkQueue {
     /// How long a batch may wait to fill (see
     /// `AuditorBuilder::batch_interval`; zero: it does not wait).
     pub(super) linger: Duration,
-    /// The sink uses the pipeline's JSON.
-    pub(super) wants_json: bool,
-    /// The sink uses the JSON alone (no typed entries).
-    pub(super) json_only: bool,
+    /// What the sink takes of each entry.
+    pub(super) input: SinkInput,
     pub(super) state: Mutex<QueueState>,
     /// An entry arrived in an empty queue (the worker may be idle).
     pub(super) wake: Notify,
@@ -182,8 +181,7 @@ impl SinkQueue {
             max_bytes,
             batch_size,
             linger,
-            wants_json: sink.wants_json(),
-            json_only: sink.wants_json() && !sink.wants_entries(),
+            input: sink.input(),
             state: Mutex::new(QueueState::default()),
             wake: Notify::new(),
             urgent: Notify::new(),
@@ -237,8 +235,7 @@ impl SinkQueue {
     /// is freed here. A typed entry is made on the thread that records it;
     /// freed on the worker's thread instead, its fifty-odd blocks went to
     /// glibc's allocator from another thread, and the recording thread then
-    /// waited on the allocator's lock: criterion's `record` with a typed sink
-    /// took 2.4 times as long as with a JSON sink.
+    /// waits on the allocator's lock.
     pub(super) fn hand_back(&self, mut entries: Vec<AuditEvent>) {
         let cap = self.batch_size.max(1);
         let mut st = self.lock();

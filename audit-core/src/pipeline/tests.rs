@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::queue::IDLE_FREE;
 use super::*;
-use crate::{Sink, SinkError};
+use crate::{Batch, Sink, SinkError};
 
 /// A sink that takes typed entries and keeps none.
 #[derive(Debug)]
@@ -15,7 +15,7 @@ impl Sink for Typed {
     fn name(&self) -> &str {
         "typed"
     }
-    async fn write_batch(&self, _: &[AuditEvent]) -> Result<(), SinkError> {
+    async fn write(&self, _: Batch<'_>) -> Result<(), SinkError> {
         Ok(())
     }
 }

@@ -13,7 +13,8 @@ use super::{
     delivery::RetryPolicy, queue::Chunk, queue::IDLE_FREE, queue::Item, queue::Payload,
     queue::SinkQueue, stats::metrics_counter,
 };
-use crate::{AuditEvent, EncodedBatch, JsonEntry, Sink, spool, spool::SpoolReader};
+use crate::sink::SinkInput;
+use crate::{AuditEvent, Batch, JsonEntry, Sink, spool, spool::SpoolReader};
 
 pub(super) enum Taken {
     Mem(Vec<Item>),
@@ -184,8 +185,8 @@ impl Worker {
     pub(super) async fn deliver(&self, items: &mut Vec<Item>, from_spool: bool) -> bool {
         let max_seq = items.iter().filter_map(|i| i.seq).max();
         let last_spooled = items.iter().rev().find_map(|i| i.spool_index);
-        let (batch, unreadable) = OwnedBatch::new(items, self.queue.json_only);
-        let n = batch.as_encoded().len() as u64;
+        let (batch, unreadable) = OwnedBatch::new(items, self.queue.input);
+        let n = batch.as_batch().len() as u64;
         if unreadable > 0 {
             self.queue.failed.fetch_add(unreadable, Ordering::Relaxed);
             metrics_counter("audit_failed_total", Some(&self.queue.name), unreadable);
@@ -197,7 +198,7 @@ impl Worker {
         }
         let mut attempt = 0u32;
         loop {
-            match self.sink.write_encoded(batch.as_encoded()).await {
+            match self.sink.write(batch.as_batch()).await {
                 Ok(()) => {
                     self.queue.written.fetch_add(n, Ordering::Relaxed);
                     metrics_counter("audit_written_total", Some(&self.queue.name), n);
@@ -243,7 +244,7 @@ impl Worker {
                     let kept = self
                         .spool_dir
                         .as_deref()
-                        .map(|dir| spool::dead_letter(dir, &self.queue.name, batch.as_encoded()));
+                        .map(|dir| spool::dead_letter(dir, &self.queue.name, batch.as_batch()));
                     match kept {
                         Some(Ok(path)) => tracing::error!(
                             sink = %self.queue.name, error = %e, entries = n, dead_letter = %path.display(),
@@ -288,13 +289,13 @@ pub(super) enum OwnedBatch {
 
 impl OwnedBatch {
     /// Puts the items in the form the sink takes: JSON alone for a
-    /// `json_only` sink (serializing entries replayed from the spool), typed
+    /// sink that takes [`SinkInput::Json`] (serializing entries replayed from the spool), typed
     /// entries with their JSON otherwise. Returns the batch and how many
     /// items could not be put in that form (none in practice: the pipeline's
     /// JSON parses back and entries serialize).
-    pub(super) fn new(items: &mut Vec<Item>, json_only: bool) -> (Self, u64) {
+    pub(super) fn new(items: &mut Vec<Item>, input: SinkInput) -> (Self, u64) {
         let mut unreadable = 0;
-        if json_only {
+        if input == SinkInput::Json {
             let entries = items
                 .drain(..)
                 .filter_map(|i| match i.payload {
@@ -331,10 +332,10 @@ impl OwnedBatch {
         (Self::Entries(events, json), unreadable)
     }
 
-    pub(super) fn as_encoded(&self) -> EncodedBatch<'_> {
+    pub(super) fn as_batch(&self) -> Batch<'_> {
         match self {
-            Self::Entries(events, json) => EncodedBatch::with_json(events, json),
-            Self::Json(entries) => EncodedBatch::from_json(entries),
+            Self::Entries(events, json) => Batch::with_json(events, json),
+            Self::Json(entries) => Batch::from_json(entries),
         }
     }
 }

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::{AuditEvent, EncodedBatch, Sink, SinkError};
+use crate::sink::{Batch, Sink, SinkError, SinkInput};
 
 /// A sink that accepts every batch and keeps nothing, so that a benchmark
 /// measures the pipeline and not a sink.
@@ -11,9 +11,9 @@ use crate::{AuditEvent, EncodedBatch, Sink, SinkError};
 /// OTLP sink does (and the Postgres sink, which takes both).
 ///
 /// ```
-/// use audit_core::{Sink, testing::DiscardSink};
-/// assert!(DiscardSink::json().wants_json());
-/// assert!(DiscardSink::typed().wants_entries());
+/// use audit_core::{Sink, SinkInput, testing::DiscardSink};
+/// assert_eq!(DiscardSink::json().input(), SinkInput::Json);
+/// assert_eq!(DiscardSink::typed().input(), SinkInput::Entries);
 /// ```
 #[derive(Debug, Clone)]
 pub struct DiscardSink {
@@ -38,19 +38,11 @@ impl Sink for DiscardSink {
         if self.json { "discard-json" } else { "discard" }
     }
 
-    fn wants_json(&self) -> bool {
-        self.json
+    fn input(&self) -> SinkInput {
+        if self.json { SinkInput::Json } else { SinkInput::Entries }
     }
 
-    fn wants_entries(&self) -> bool {
-        !self.json
-    }
-
-    async fn write_batch(&self, _batch: &[AuditEvent]) -> Result<(), SinkError> {
-        Ok(())
-    }
-
-    async fn write_encoded(&self, _batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+    async fn write(&self, _batch: Batch<'_>) -> Result<(), SinkError> {
         Ok(())
     }
 }

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{AuditEvent, Sink, SinkError};
+use crate::model::AuditEvent;
+use crate::sink::{Batch, Sink, SinkError};
 
 /// A sink that keeps entries in memory, with switches to make it fail.
 ///
@@ -19,11 +20,11 @@ use crate::{AuditEvent, Sink, SinkError};
 /// ```
 #[derive(Debug, Clone)]
 pub struct MemorySink {
-    pub(crate) inner: Arc<Inner>,
+    pub(crate) state: Arc<MemoryState>,
 }
 
 #[derive(Debug, Default)]
-pub(crate) struct Inner {
+pub(crate) struct MemoryState {
     pub(crate) entries: Mutex<Vec<AuditEvent>>,
     pub(crate) ids: Mutex<std::collections::HashSet<uuid::Uuid>>,
     name: String,
@@ -89,22 +90,22 @@ impl MemorySink {
     /// An empty sink with another name (two memory sinks in one auditor need
     /// different names).
     pub fn named(name: impl Into<String>) -> Self {
-        Self { inner: Arc::new(Inner { name: name.into(), ..Inner::default() }) }
+        Self { state: Arc::new(MemoryState { name: name.into(), ..MemoryState::default() }) }
     }
 
     /// The fault-injection switches.
     pub fn control(&self) -> &MemorySinkControl {
-        &self.inner.control
+        &self.state.control
     }
 
     /// A copy of every entry stored so far, in write order.
     pub fn entries(&self) -> Vec<AuditEvent> {
-        self.inner.entries.lock().expect("lock").clone()
+        self.state.entries.lock().expect("lock").clone()
     }
 
     /// How many entries are stored.
     pub fn len(&self) -> usize {
-        self.inner.entries.lock().expect("lock").len()
+        self.state.entries.lock().expect("lock").len()
     }
 
     /// Whether nothing is stored.
@@ -114,8 +115,8 @@ impl MemorySink {
 
     /// Stores entries directly, bypassing the pipeline (for store tests).
     pub fn load(&self, entries: impl IntoIterator<Item = AuditEvent>) {
-        let mut stored = self.inner.entries.lock().expect("lock");
-        let mut ids = self.inner.ids.lock().expect("lock");
+        let mut stored = self.state.entries.lock().expect("lock");
+        let mut ids = self.state.ids.lock().expect("lock");
         for e in entries {
             if ids.insert(e.id) {
                 stored.push(e);
@@ -127,11 +128,12 @@ impl MemorySink {
 #[async_trait]
 impl Sink for MemorySink {
     fn name(&self) -> &str {
-        &self.inner.name
+        &self.state.name
     }
 
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        let c = &self.inner.control;
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
+        let batch = batch.decode()?;
+        let c = &self.state.control;
         let attempt = c.attempts.fetch_add(1, Ordering::SeqCst) + 1;
         let delay = c.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
@@ -150,9 +152,9 @@ impl Sink for MemorySink {
             )));
         }
         c.batches.fetch_add(1, Ordering::SeqCst);
-        let mut stored = self.inner.entries.lock().expect("lock");
-        let mut ids = self.inner.ids.lock().expect("lock");
-        for e in batch {
+        let mut stored = self.state.entries.lock().expect("lock");
+        let mut ids = self.state.ids.lock().expect("lock");
+        for e in batch.iter() {
             if ids.insert(e.id) {
                 stored.push(e.clone());
             } else {

@@ -16,7 +16,7 @@ use crate::store::{AuditStore, Page, PurgeReport, StoreError};
 impl MemorySink {
     fn stored(&self) -> MutexGuard<'_, Vec<AuditEvent>> {
         // A panic elsewhere while holding the lock leaves the list intact.
-        self.inner.entries.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The entries matching `query`'s filters, in storage order.
@@ -48,7 +48,7 @@ impl AuditStore for MemorySink {
         let mut stored = self.stored();
         let old = stored.iter().filter(|e| e.time < before).count() as u64;
         if !dry_run && old > 0 {
-            let mut ids = self.inner.ids.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut ids = self.state.ids.lock().unwrap_or_else(PoisonError::into_inner);
             stored.retain(|e| {
                 let keep = e.time >= before;
                 if !keep {

@@ -12,9 +12,9 @@ use super::{FileSink, FileSinkError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum Fsync {
-    /// One sync per [`write_batch`](audit_core::Sink::write_batch), after the
+    /// One sync per [`write`](audit_core::Sink::write), after the
     /// whole batch was written with one `write(2)` (group commit): a batch is
-    /// durable when `write_batch` returns. The default.
+    /// durable when `write` returns. The default.
     #[default]
     Batch,
     /// One write and one sync per entry: slower, for very large batches on
@@ -22,7 +22,7 @@ pub enum Fsync {
     Entry,
     /// Never sync on write: the operating system writes the data back when it
     /// likes (a power loss may lose the last seconds; a process crash loses
-    /// nothing that `write_batch` returned for).
+    /// nothing that `write` returned for).
     Never,
 }
 

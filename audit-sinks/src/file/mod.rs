@@ -56,7 +56,7 @@
 //! with one `write(2)` and synced with one `fdatasync(2)` ([`Fsync::Batch`],
 //! the default: group commit), or synced per entry ([`Fsync::Entry`]), or not
 //! synced ([`Fsync::Never`]). The file I/O never runs on the async executor:
-//! each `write_batch` runs its write on Tokio's blocking threads
+//! each `write` runs its write on Tokio's blocking threads
 //! (`spawn_blocking`), one at a time (the pipeline calls a sink from one
 //! worker; a lock keeps the order anyway). Compression and retention run on a
 //! dedicated maintenance thread, one job at a time, so a rotation never holds
@@ -111,7 +111,7 @@
 //! recorded in the log. The sink cannot write that entry itself: an entry
 //! outside the sequencer would have no place in the hash chain, and
 //! verification would report it as inserted. Nor can it record through the
-//! auditor from inside `write_batch`, which would wait on the sink's own
+//! auditor from inside `Sink::write`, which would wait on the sink's own
 //! queue (a deadlock with strict delivery or a full queue). So each retention
 //! run that removed files produces a [`RetentionReport`] (the files, their
 //! entry counts and time ranges, the chain seqs they held, and the rule that

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, EncodedBatch, Sink, SinkError};
+use audit_core::{Batch, Sink, SinkError};
 use tokio::sync::oneshot;
 
 use super::config::Config;
@@ -15,6 +15,7 @@ use super::maintenance::{self, Job};
 use super::retention::{REPORT_CAPACITY, ReportSender, RetentionEvents, RetentionReport};
 use super::writer::{Encoded, Writer};
 use super::{FileSinkBuilder, FileSinkError, FileStore};
+use audit_core::SinkInput;
 
 /// A sink that writes JSON Lines files in a directory; see the
 /// [module docs](super) for the layout, durability, recovery and retention.
@@ -24,10 +25,10 @@ use super::{FileSinkBuilder, FileSinkError, FileStore};
 /// handing the sink to the auditor.
 #[derive(Clone)]
 pub struct FileSink {
-    shared: Arc<Shared>,
+    state: Arc<FileSinkState>,
 }
 
-struct Shared {
+struct FileSinkState {
     config: Arc<Config>,
     writer: Mutex<Writer>,
     /// The maintenance thread's queue; `None` once shut down.
@@ -41,7 +42,7 @@ struct Shared {
 
 impl fmt::Debug for FileSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.shared.config;
+        let c = &self.state.config;
         f.debug_struct("FileSink")
             .field("name", &c.name)
             .field("dir", &c.dir)
@@ -88,7 +89,7 @@ impl FileSink {
             let _ = jobs_tx.send(Job::StartupRetention);
         }
         Ok(Self {
-            shared: Arc::new(Shared {
+            state: Arc::new(FileSinkState {
                 config,
                 writer: Mutex::new(writer),
                 jobs: Mutex::new(Some(jobs_tx)),
@@ -102,7 +103,7 @@ impl FileSink {
 
     /// The log directory.
     pub fn dir(&self) -> &Path {
-        &self.shared.config.dir
+        &self.state.config.dir
     }
 
     /// The retention reports, to record as `audit.retention` entries; see
@@ -112,9 +113,9 @@ impl FileSink {
     /// Take them before handing the sink to the auditor, and spawn
     /// [`RetentionEvents::record_into`] once the auditor is built.
     pub fn retention_events(&self) -> Option<RetentionEvents> {
-        let events = lock(&self.shared.events).take();
+        let events = lock(&self.state.events).take();
         if events.is_some() {
-            self.shared.events_taken.store(true, Ordering::SeqCst);
+            self.state.events_taken.store(true, Ordering::SeqCst);
         }
         events
     }
@@ -138,7 +139,7 @@ impl FileSink {
     }
 
     fn send_job(&self, job: Job) -> Result<(), FileSinkError> {
-        match &*lock(&self.shared.jobs) {
+        match &*lock(&self.state.jobs) {
             Some(jobs) => jobs.send(job).map_err(|_| FileSinkError::ShutDown),
             None => Err(FileSinkError::ShutDown),
         }
@@ -163,10 +164,10 @@ impl FileSink {
                  blocking threads)",
             )
         })?;
-        let shared = self.shared.clone();
+        let state = self.state.clone();
         handle
             .spawn_blocking(move || {
-                let mut writer = lock(&shared.writer);
+                let mut writer = lock(&state.writer);
                 f(&mut writer)
             })
             .await
@@ -180,23 +181,15 @@ impl FileSink {
 #[async_trait]
 impl Sink for FileSink {
     fn name(&self) -> &str {
-        &self.shared.config.name
+        &self.state.config.name
     }
 
-    fn wants_json(&self) -> bool {
-        true
+    fn input(&self) -> SinkInput {
+        SinkInput::Json
     }
 
-    fn wants_entries(&self) -> bool {
-        false
-    }
-
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        self.write_encoded(EncodedBatch::new(batch)).await
-    }
-
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
-        if self.shared.closed.load(Ordering::SeqCst) {
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
+        if self.state.closed.load(Ordering::SeqCst) {
             return Err(SinkError::permanent(FileSinkError::ShutDown.to_string()));
         }
         if batch.is_empty() {
@@ -206,10 +199,10 @@ impl Sink for FileSink {
         let encoded = Encoded::new(batch)?;
         let written = self.with_writer(move |w| w.write(&encoded)).await?;
         if let Some(rotated) = written.rotated {
-            let gzip = self.shared.config.gzip_rotated;
+            let gzip = self.state.config.gzip_rotated;
             let retention =
-                self.shared.config.max_files.is_some() || self.shared.config.max_age.is_some();
-            let jobs = lock(&self.shared.jobs);
+                self.state.config.max_files.is_some() || self.state.config.max_age.is_some();
+            let jobs = lock(&self.state.jobs);
             if let Some(jobs) = &*jobs {
                 if gzip {
                     let _ = jobs.send(Job::Compress(rotated));
@@ -234,9 +227,9 @@ impl Sink for FileSink {
     /// [`RetentionEvents`] once its reports are received.
     async fn shutdown(&self) -> Result<(), SinkError> {
         self.flush().await?;
-        self.shared.closed.store(true, Ordering::SeqCst);
-        drop(lock(&self.shared.jobs).take());
-        let thread = lock(&self.shared.thread).take();
+        self.state.closed.store(true, Ordering::SeqCst);
+        drop(lock(&self.state.jobs).take());
+        let thread = lock(&self.state.thread).take();
         if let (Some(thread), Ok(handle)) = (thread, tokio::runtime::Handle::try_current()) {
             let joined = handle.spawn_blocking(move || thread.join()).await;
             if !matches!(joined, Ok(Ok(()))) {

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use audit_core::json::rfc3339_micros;
-use audit_core::{EncodedBatch, SinkError};
+use audit_core::{Batch, SinkError};
 use bytes::Bytes;
 use time::OffsetDateTime;
 use uuid::Uuid;
@@ -33,7 +33,7 @@ impl Encoded {
     /// Takes the pipeline's JSON of each entry, or serializes the entry when
     /// the batch does not have it (JSON strings escape newlines, so an entry
     /// is always exactly one line).
-    pub(crate) fn new(batch: EncodedBatch<'_>) -> Result<Self, SinkError> {
+    pub(crate) fn new(batch: Batch<'_>) -> Result<Self, SinkError> {
         let mut entries = Vec::with_capacity(batch.len());
         for i in 0..batch.len() {
             let id = batch.id(i);
@@ -545,7 +545,7 @@ mod tests {
                 AuditEvent::builder("project.update").id(Uuid::now_v7()).metadata("n", i).build()
             })
             .collect();
-        Encoded::new(EncodedBatch::new(&events)).unwrap()
+        Encoded::new(Batch::new(&events)).unwrap()
     }
 
     #[test]

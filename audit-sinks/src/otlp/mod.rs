@@ -93,7 +93,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, Sink, SinkError};
+use audit_core::{Sink, SinkError};
 use opentelemetry_proto::tonic::collector::logs::v1::{
     ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
@@ -103,6 +103,7 @@ mod grpc;
 mod http;
 mod mapping;
 
+use audit_core::Batch;
 pub use config::{
     Compression, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_TIMEOUT, OtlpConfig, OtlpConfigError, Protocol,
 };
@@ -173,7 +174,8 @@ impl Sink for OtlpSink {
         &self.name
     }
 
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
+        let batch = &*batch.decode()?;
         let observed = mapping::now_unix_nanos();
         let requests = mapping::export_requests(batch, observed, self.config.max_request_bytes);
         let parts = requests.len();

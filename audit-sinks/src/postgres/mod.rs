@@ -89,8 +89,8 @@
 //! else from `entry`. Ad-hoc SQL that reads those parts should use it, so
 //! that it also sees rows written with
 //! [`detail_columns(false)`](PostgresSinkBuilder::detail_columns), which
-//! leaves the four columns `NULL` to save the database their cost (about
-//! 40% of its work per row).
+//! leaves the four columns `NULL` to save the database their cost (a large
+//! share of its work per row: see the `postgres` scenario of audit-bench).
 //!
 //! A row holds the entry twice (verbatim in `entry`, and in parts in the
 //! `jsonb` columns), a few KB that PostgreSQL compresses. Schema version 2
@@ -116,7 +116,7 @@
 //!
 //! # Writes
 //!
-//! `write_batch` sends the whole batch in one binary `COPY`, the fastest
+//! `Sink::write` sends the whole batch in one binary `COPY`, the fastest
 //! way into PostgreSQL. A retried or replayed batch (after a lost connection
 //! whose commit did happen, or from the spool after a restart) inserts
 //! nothing twice: a replayed entry has the same id and time, so its `COPY`

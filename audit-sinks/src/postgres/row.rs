@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
-use audit_core::{AuditEvent, EncodedBatch, Request, SinkError};
+use audit_core::{AuditEvent, Batch, Request, SinkError};
 use bytes::Bytes;
 use serde::Serialize;
 use sqlx::PgExecutor;
@@ -375,7 +375,7 @@ impl CopyRows {
     /// Encodes a batch, with the pipeline's JSON of its entries where it has
     /// it (for the `entry` column; the same bytes `serde_json` would make).
     /// An entry that cannot be encoded fails the batch permanently.
-    pub(crate) fn encode(batch: EncodedBatch<'_>, details: bool) -> Result<Self, SinkError> {
+    pub(crate) fn encode(batch: Batch<'_>, details: bool) -> Result<Self, SinkError> {
         let entries = batch.entries().unwrap_or_default();
         // A row holds about the entry's JSON twice: in `entry`, and in parts.
         let size: usize = (0..entries.len()).map(|i| batch.json(i).map_or(1024, Bytes::len)).sum();

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use audit_core::{AuditEvent, EncodedBatch, Sink, SinkError};
+use audit_core::{AuditEvent, Batch, Sink, SinkError};
 use bytes::Bytes;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
@@ -20,6 +20,7 @@ use super::retention::{self, REPORT_CAPACITY, RetentionEvents, RetentionReport, 
 use super::row::{Columns, CopyRows, is_duplicate};
 use super::target::describe;
 use super::{PostgresError, PostgresSinkBuilder, PostgresStore};
+use audit_core::SinkInput;
 
 /// A sink that writes entries to the `audit_events` table; see the
 /// [module docs](super) for the schema, idempotency, errors and retention.
@@ -29,10 +30,10 @@ use super::{PostgresError, PostgresSinkBuilder, PostgresStore};
 /// handing the sink to the auditor.
 #[derive(Clone)]
 pub struct PostgresSink {
-    shared: Arc<Shared>,
+    shared: Arc<PostgresSinkState>,
 }
 
-struct Shared {
+struct PostgresSinkState {
     config: PostgresSinkBuilder,
     pool: PgPool,
     /// Whether the sink opened the pool (and so closes it at shutdown).
@@ -101,7 +102,7 @@ impl PostgresSink {
         check_schema(&pool, &target).await?;
         let (tx, rx) = mpsc::channel(REPORT_CAPACITY);
         let sink = Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(PostgresSinkState {
                 config,
                 pool,
                 owns_pool,
@@ -172,7 +173,7 @@ impl PostgresSink {
     }
 }
 
-impl Shared {
+impl PostgresSinkState {
     fn ahead(&self) -> impl Iterator<Item = Month> {
         Month::of(OffsetDateTime::now_utc()).with_next(self.config.partitions_ahead)
     }
@@ -308,7 +309,7 @@ enum Rows {
 /// sink did both once when it started), until the sink shuts down or is
 /// dropped. Holds the sink only while it works, so that dropping every clone
 /// ends it.
-async fn maintenance(shared: Weak<Shared>, stop: Arc<Notify>, interval: Duration) {
+async fn maintenance(shared: Weak<PostgresSinkState>, stop: Arc<Notify>, interval: Duration) {
     loop {
         tokio::select! {
             () = stop.notified() => return,
@@ -327,29 +328,14 @@ impl Sink for PostgresSink {
         &self.shared.config.name
     }
 
-    /// Writes the batch with one binary `COPY`. When an entry of it is
-    /// already stored (a replay), nothing of the `COPY` is, and the batch is
-    /// inserted again with one `INSERT ... SELECT FROM UNNEST(...) ON CONFLICT
-    /// (id, time) DO NOTHING`, which skips those entries; so a replayed batch
-    /// inserts nothing twice. Missing partitions are created first (and again
-    /// if one was dropped meanwhile). An attempt that takes longer than the
-    /// [`write_timeout`](PostgresSinkBuilder::write_timeout) fails
-    /// transiently and closes its connection.
-    async fn write_batch(&self, batch: &[AuditEvent]) -> Result<(), SinkError> {
-        self.write_encoded(EncodedBatch::new(batch)).await
+    fn input(&self) -> SinkInput {
+        SinkInput::EntriesAndJson
     }
 
-    /// `true`: the `entry` column takes the JSON the pipeline made of each
-    /// entry while hashing it (a copy of the hashed bytes), instead of the
-    /// sink serializing every entry again on its worker.
-    fn wants_json(&self) -> bool {
-        true
-    }
-
-    /// As [`write_batch`](Self::write_batch), taking the `entry` column from
-    /// the pipeline's JSON of each entry when the batch has it, instead of
+    /// Writes the typed columns from each entry and the `entry` column from
+    /// the pipeline's JSON of it when the batch has it, instead of
     /// serializing the entry again: the same bytes.
-    async fn write_encoded(&self, batch: EncodedBatch<'_>) -> Result<(), SinkError> {
+    async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
         let s = &self.shared;
         if s.closed.load(Ordering::SeqCst) {
             return Err(SinkError::permanent("the PostgreSQL sink was shut down"));
@@ -360,13 +346,10 @@ impl Sink for PostgresSink {
         let Some(entries) = batch.entries() else {
             // JSON alone (only when called so directly): read the entries
             // back, keeping their JSON.
-            let entries = batch.decode().map_err(|e| {
-                SinkError::permanent(format!("a batch's JSON cannot be read back as entries: {e}"))
-                    .with_source(e)
-            })?;
+            let entries = batch.decode()?;
             let json: Vec<Option<Bytes>> =
                 (0..batch.len()).map(|i| batch.json(i).cloned()).collect();
-            return self.write_encoded(EncodedBatch::with_json(&entries, &json)).await;
+            return self.write(Batch::with_json(&entries, &json)).await;
         };
         let details = s.config.detail_columns;
         let rows = if s.replaying.load(Ordering::Relaxed) {

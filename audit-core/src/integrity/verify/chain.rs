@@ -15,7 +15,7 @@ use crate::model::{AuditEvent, ChainLink};
 pub(super) struct ChainState {
     pub(super) id: Uuid,
     pub(super) first_seq: u64,
-    pub(super) head: Head,
+    pub(super) head: ChainHead,
     pub(super) entries: u64,
     pub(super) checkpoints: u64,
     pub(super) last_checkpoint_seq: Option<u64>,
@@ -29,7 +29,7 @@ pub(super) struct ChainState {
 
 /// The last accepted entry of a chain.
 #[derive(Debug, Clone)]
-pub(super) struct Head {
+pub(super) struct ChainHead {
     pub(super) seq: u64,
     pub(super) id: Uuid,
     pub(super) hash: String,
@@ -60,7 +60,7 @@ pub(super) enum Undecided {
     /// `entry` (self-consistent, at the next seq) does not link to `head`:
     /// either the head was rewritten and its hash recomputed (the next entry
     /// links to `entry`), or `entry` does not belong.
-    Break { head: Head, entry: Head },
+    Break { head: ChainHead, entry: ChainHead },
 }
 
 /// What one entry of a chain turned out to be.
@@ -87,7 +87,7 @@ impl ChainState {
         Self {
             id: link.id,
             first_seq: link.seq,
-            head: Head {
+            head: ChainHead {
                 seq: link.seq,
                 id: entry.id,
                 hash: link.hash.clone(),
@@ -204,7 +204,7 @@ pub(super) fn next_entry(c: &ChainState, entry: &AuditEvent, link: &ChainLink) -
         if link.prev != head.hash {
             return Step::Undecided(Undecided::Break {
                 head: head.clone(),
-                entry: Head {
+                entry: ChainHead {
                     seq: link.seq,
                     id: entry.id,
                     hash: link.hash.clone(),
@@ -312,7 +312,7 @@ pub(super) fn accept(
         }
     }
     c.entries += 1;
-    c.head = Head { seq: link.seq, id: entry.id, hash: link.hash.clone(), prev: link.prev.clone() };
+    c.head = ChainHead { seq: link.seq, id: entry.id, hash: link.hash.clone(), prev: link.prev.clone() };
     Step::Accept
 }
 
@@ -409,7 +409,7 @@ pub(super) fn duplicate_problem(chain: Uuid, seq: u64, inserted: Uuid, genuine: 
 }
 
 /// `broken` does not link to `head`, and `why` shows that `broken` is the intruder.
-pub(super) fn misfit_problem(chain: Uuid, head: &Head, broken: &Head, why: &str) -> Problem {
+pub(super) fn misfit_problem(chain: Uuid, head: &ChainHead, broken: &ChainHead, why: &str) -> Problem {
     Problem {
         chain,
         seq: broken.seq,
@@ -424,7 +424,7 @@ pub(super) fn misfit_problem(chain: Uuid, head: &Head, broken: &Head, why: &str)
 }
 
 /// `broken` does not link to `head`, and `head` is the one that changed.
-pub(super) fn rewritten_problem(chain: Uuid, head: &Head, broken: &Head) -> Problem {
+pub(super) fn rewritten_problem(chain: Uuid, head: &ChainHead, broken: &ChainHead) -> Problem {
     Problem {
         chain,
         seq: head.seq,

@@ -40,7 +40,7 @@ use fixture::LOAD_BATCH;
 /// Runs the conformance suite against `store`.
 ///
 /// `store` must start empty. `load` must write the entries it is given through
-/// the store's own write path (e.g. a sink's `write_batch`), in order, and the
+/// the store's own write path (e.g. a sink's `Sink::write`), in order, and the
 /// entries must be visible to queries once its future completes. It is called
 /// several times, with consecutive batches of [`fixture`].
 ///
