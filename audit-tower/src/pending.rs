@@ -16,7 +16,7 @@ use http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
 use crate::body::Capture;
-use crate::classify::{ResponseInfo, grpc_reason, http_reason};
+use crate::classify::{ResponseInfo, grpc_reason, grpc_status, http_reason};
 use crate::layer::Shared;
 use crate::policy::{Level, Protocol};
 
@@ -334,34 +334,6 @@ impl Drop for Pending {
     }
 }
 
-fn grpc_status(headers: &HeaderMap) -> (Option<i32>, Option<String>) {
-    let code = headers
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i32>().ok());
-    let message = code.and(headers.get("grpc-message")).map(|v| percent_decode(v.as_bytes()));
-    (code, message)
-}
-
-fn percent_decode(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 type RecordFuture = Pin<Box<dyn Future<Output = Result<Receipt, RecordError>> + Send>>;
 
 /// An entry being recorded. Dropped before it is done, it finishes in a
@@ -450,18 +422,5 @@ pub(crate) fn report(shared: &Shared, error: &RecordError) {
             shared.lost.fetch_add(1, Ordering::Relaxed);
             tracing::error!(error = %error, "audit-tower: an audit entry could not be recorded");
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grpc_message_is_percent_decoded() {
-        assert_eq!(percent_decode(b"no%20such%20project"), "no such project");
-        assert_eq!(percent_decode(b"100%"), "100%");
-        assert_eq!(percent_decode(b"%zz%4"), "%zz%4");
-        assert_eq!(percent_decode(b"caf%C3%A9"), "café");
     }
 }
