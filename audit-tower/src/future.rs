@@ -11,7 +11,8 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use pin_project_lite::pin_project;
 
-use crate::body::{Capture, ResponseBody, capture_format, content_length};
+use crate::body::ResponseBody;
+use crate::capture::{BodyCapture, capture_format, content_length};
 use crate::pending::{End, Pending, RecordTask};
 use crate::policy::{Level, Protocol};
 use crate::service::{X_REQUEST_ID, panic_message};
@@ -238,7 +239,7 @@ fn on_response<B: http_body::Body>(
                 // waits for the end of the body, to tell if it was sent.
                 if !pending.scope.has_response_body() {
                     let cap = pending.shared.max_body;
-                    pending.capture_response(Capture::new(format, cap, declared));
+                    pending.capture_response(BodyCapture::new(format, cap, declared));
                 }
                 defer = true;
             }

@@ -143,6 +143,7 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 mod body;
+mod capture;
 mod classify;
 mod client_ip;
 mod event_name;
@@ -155,7 +156,8 @@ mod pending;
 mod policy;
 mod service;
 
-pub use body::{RequestBody, ResponseBody};
+pub use body::ResponseBody;
+pub use capture::RequestBody;
 pub use classify::{Classification, ClassifyOutcome, DefaultClassifier, ResponseInfo};
 pub use client_ip::{ForwardedHeader, resolve_client_ip};
 pub use event_name::{event_name_for_grpc, event_name_for_route};

@@ -5,7 +5,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -15,7 +15,7 @@ use audit_core::{
 use http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
-use crate::body::Capture;
+use crate::capture::{BodyCapture, RequestBodyCapture};
 use crate::classify::{ResponseInfo, grpc_reason, grpc_status, http_reason};
 use crate::layer::Shared;
 use crate::policy::{Level, Protocol};
@@ -23,26 +23,6 @@ use crate::policy::{Level, Protocol};
 /// The `reason` of an entry whose handler panicked: fixed, without the
 /// panic's message (which may carry a secret and would not be redacted).
 pub(crate) const PANIC_REASON: &str = "the handler panicked";
-
-/// What the entry keeps of the request body.
-#[derive(Debug)]
-pub(crate) enum RequestCapture {
-    None,
-    /// Known without reading the body (e.g. an unsupported content type).
-    Marker(AuditBody),
-    /// Filled by the `RequestBody` as the inner service reads it.
-    Live(Arc<Mutex<Capture>>),
-}
-
-impl RequestCapture {
-    fn finish(&self) -> Option<AuditBody> {
-        match self {
-            Self::None => None,
-            Self::Marker(b) => Some(b.clone()),
-            Self::Live(c) => c.lock().unwrap_or_else(|e| e.into_inner()).finish(),
-        }
-    }
-}
 
 /// What is known of the response.
 #[derive(Debug)]
@@ -82,12 +62,12 @@ pub(crate) struct Pending {
     pub(crate) level: Level,
     pub(crate) delivery: Delivery,
     pub(crate) protocol: Protocol,
-    pub(crate) request_body: RequestCapture,
+    pub(crate) request_body: RequestBodyCapture,
     /// Whether a `received` entry was recorded first (strict delivery).
     pub(crate) strict: bool,
     received_id: Option<Uuid>,
     head: Option<Head>,
-    response_capture: Option<Capture>,
+    response_capture: Option<BodyCapture>,
     response_marker: Option<AuditBody>,
     armed: bool,
 }
@@ -112,7 +92,7 @@ impl Pending {
         level: Level,
         delivery: Delivery,
         protocol: Protocol,
-        request_body: RequestCapture,
+        request_body: RequestBodyCapture,
         strict: bool,
     ) -> Self {
         Self {
@@ -173,7 +153,7 @@ impl Pending {
         self.head.as_ref().is_some_and(|h| h.grpc_status.is_some())
     }
 
-    pub(crate) fn capture_response(&mut self, capture: Capture) {
+    pub(crate) fn capture_response(&mut self, capture: BodyCapture) {
         self.response_capture = Some(capture);
     }
 

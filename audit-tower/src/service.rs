@@ -19,13 +19,16 @@ use http_body::Body;
 use tower_service::Service;
 use uuid::Uuid;
 
-use crate::body::{Capture, RequestBody, ResponseBody, capture_format, content_length};
+use crate::body::ResponseBody;
+use crate::capture::{
+    BodyCapture, RequestBody, RequestBodyCapture, capture_format, content_length,
+};
 use crate::client_ip::resolve_client_ip;
 use crate::event_name::{event_name_for_grpc, event_name_for_route};
 use crate::future::ResponseFuture;
 use crate::layer::Shared;
 use crate::make_actor::MakeActor;
-use crate::pending::{Pending, RecordTask, RequestCapture};
+use crate::pending::{Pending, RecordTask};
 use crate::policy::{Level, Protocol, RequestFacts};
 
 pub(crate) const X_REQUEST_ID: &str = "x-request-id";
@@ -175,24 +178,18 @@ where
             if level >= Level::Request && protocol == Protocol::Http && !body.is_end_stream() {
                 let declared = content_length(&parts.headers).or(body.size_hint().exact());
                 match capture_format(&parts.headers) {
-                    Some(format) => RequestCapture::Live(Arc::new(Mutex::new(Capture::new(
-                        format,
-                        shared.max_body,
-                        declared,
-                    )))),
-                    None => RequestCapture::Marker(AuditBody::omitted(
+                    Some(format) => RequestBodyCapture::Live(Arc::new(Mutex::new(
+                        BodyCapture::new(format, shared.max_body, declared),
+                    ))),
+                    None => RequestBodyCapture::Marker(AuditBody::omitted(
                         OmitReason::UnsupportedContentType,
                         declared,
                     )),
                 }
             } else {
-                RequestCapture::None
+                RequestBodyCapture::None
             };
-        let live = match &capture {
-            RequestCapture::Live(c) => Some(c.clone()),
-            _ => None,
-        };
-        let request = Request::from_parts(parts, RequestBody::new(body, live));
+        let request = Request::from_parts(parts, RequestBody::new(body, capture.live()));
 
         let strict = delivery == Delivery::Strict && level > Level::None;
         let pending = Pending::new(
