@@ -12,7 +12,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
-use crate::pending::{End, Pending, RecordTask};
+use crate::entry::{End, InFlightEntry};
+use crate::record::RecordTask;
 
 pin_project! {
     #[project = KindProj]
@@ -43,20 +44,20 @@ pin_project! {
     pub struct ResponseBody<B> {
         #[pin]
         kind: Kind<B>,
-        pending: Option<Pending>,
+        entry: Option<InFlightEntry>,
         record: Option<RecordTask>,
         held: Option<Frame<Bytes>>,
     }
 }
 
 impl<B> ResponseBody<B> {
-    pub(crate) fn new(body: B, pending: Option<Pending>) -> Self {
-        Self { kind: Kind::Inner { body }, pending, record: None, held: None }
+    pub(crate) fn new(body: B, entry: Option<InFlightEntry>) -> Self {
+        Self { kind: Kind::Inner { body }, entry, record: None, held: None }
     }
 
     pub(crate) fn full(data: Bytes) -> Self {
         let data = (!data.is_empty()).then_some(data);
-        Self { kind: Kind::Full { data }, pending: None, record: None, held: None }
+        Self { kind: Kind::Full { data }, entry: None, record: None, held: None }
     }
 }
 
@@ -64,7 +65,7 @@ impl<B> fmt::Debug for ResponseBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseBody")
             .field("inner", &std::any::type_name::<B>())
-            .field("pending", &self.pending.is_some())
+            .field("entry", &self.entry.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -94,24 +95,24 @@ where
             match frame {
                 Some(Ok(frame)) => {
                     if let Some(trailers) = frame.trailers_ref() {
-                        if let Some(mut pending) = this.pending.take() {
-                            pending.observe_trailers(trailers);
-                            *this.record = pending.finish(End::Finished).map(RecordTask::from);
+                        if let Some(mut entry) = this.entry.take() {
+                            entry.observe_trailers(trailers);
+                            *this.record = entry.finish(End::BodyEnded);
                             if this.record.is_some() {
                                 *this.held = Some(frame);
                                 continue;
                             }
                         }
-                    } else if let (Some(data), Some(pending)) =
-                        (frame.data_ref(), this.pending.as_mut())
+                    } else if let (Some(data), Some(entry)) =
+                        (frame.data_ref(), this.entry.as_mut())
                     {
-                        pending.observe_response_data(data);
+                        entry.observe_response_data(data);
                         // Servers stop polling a body that says it has ended
                         // (or whose declared length is written): finish now.
                         if this.kind.as_ref().get_ref().is_end_stream()
-                            && let Some(mut pending) = this.pending.take()
+                            && let Some(mut entry) = this.entry.take()
                         {
-                            *this.record = pending.finish(End::Finished).map(RecordTask::from);
+                            *this.record = entry.finish(End::BodyEnded);
                             if this.record.is_some() {
                                 *this.held = Some(frame);
                                 continue;
@@ -121,14 +122,14 @@ where
                     return Poll::Ready(Some(Ok(frame)));
                 }
                 Some(Err(e)) => {
-                    if let Some(mut pending) = this.pending.take() {
-                        pending.record_in_background(End::BodyFailed);
+                    if let Some(mut entry) = this.entry.take() {
+                        entry.finish_in_background(End::BodyFailed);
                     }
                     return Poll::Ready(Some(Err(e)));
                 }
                 None => {
-                    if let Some(mut pending) = this.pending.take() {
-                        *this.record = pending.finish(End::Finished).map(RecordTask::from);
+                    if let Some(mut entry) = this.entry.take() {
+                        *this.record = entry.finish(End::BodyEnded);
                         *this.held = None;
                         continue;
                     }
@@ -140,7 +141,7 @@ where
 
     fn is_end_stream(&self) -> bool {
         // While an entry is still to be recorded, the end must be polled for.
-        if self.pending.is_some() || self.record.is_some() || self.held.is_some() {
+        if self.entry.is_some() || self.record.is_some() || self.held.is_some() {
             return false;
         }
         self.kind.is_end_stream()

@@ -12,10 +12,11 @@ use http::{HeaderValue, Response, StatusCode, header};
 use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
-use crate::capture::{BodyCapture, capture_format, content_length};
-use crate::pending::{End, Pending, RecordTask};
+use crate::capture::{capture_format, content_length};
+use crate::entry::{End, InFlightEntry};
+use crate::make_entry::X_REQUEST_ID;
 use crate::policy::{Level, Protocol};
-use crate::service::{X_REQUEST_ID, panic_message};
+use crate::record::RecordTask;
 
 type Call<F> = Box<dyn FnOnce() -> Result<F, String> + Send>;
 
@@ -30,7 +31,7 @@ pin_project! {
     pub struct ResponseFuture<F, ResBody, E> {
         #[pin]
         state: State<F, ResBody, E>,
-        pending: Option<Pending>,
+        entry: Option<InFlightEntry>,
         scope: AuditScope,
         request_id: HeaderValue,
     }
@@ -54,7 +55,7 @@ pin_project! {
 impl<F, ResBody, E> fmt::Debug for ResponseFuture<F, ResBody, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("pending", &self.pending)
+            .field("entry", &self.entry)
             .field("request_id", &self.request_id)
             .finish_non_exhaustive()
     }
@@ -63,23 +64,23 @@ impl<F, ResBody, E> fmt::Debug for ResponseFuture<F, ResBody, E> {
 impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
     pub(crate) fn inner(
         future: F,
-        pending: Pending,
+        entry: InFlightEntry,
         scope: AuditScope,
         request_id: HeaderValue,
     ) -> Self {
-        Self { state: State::Inner { future }, pending: Some(pending), scope, request_id }
+        Self { state: State::Inner { future }, entry: Some(entry), scope, request_id }
     }
 
     pub(crate) fn received(
         record: RecordTask,
         call: Call<F>,
-        pending: Pending,
+        entry: InFlightEntry,
         scope: AuditScope,
         request_id: HeaderValue,
     ) -> Self {
         Self {
             state: State::Received { record, call: Some(call) },
-            pending: Some(pending),
+            entry: Some(entry),
             scope,
             request_id,
         }
@@ -87,14 +88,14 @@ impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
 
     pub(crate) fn panicked(
         message: String,
-        mut pending: Pending,
+        mut entry: InFlightEntry,
         scope: AuditScope,
         request_id: HeaderValue,
     ) -> Self {
-        let (response, record) = on_panic(&mut pending, message, &request_id);
+        let (response, record) = on_panic(&mut entry, message, &request_id);
         Self {
             state: State::Finishing { record, output: Some(Ok(response)) },
-            pending: None,
+            entry: None,
             scope,
             request_id,
         }
@@ -118,13 +119,13 @@ where
                     let call = call.take();
                     match (received, call) {
                         (Ok(receipt), Some(call)) => {
-                            if let Some(p) = this.pending.as_mut() {
+                            if let Some(p) = this.entry.as_mut() {
                                 p.set_received(receipt.id);
                             }
                             match call() {
                                 Ok(future) => this.state.set(State::Inner { future }),
                                 Err(message) => {
-                                    let (response, record) = match this.pending.take() {
+                                    let (response, record) = match this.entry.take() {
                                         Some(mut p) => on_panic(&mut p, message, this.request_id),
                                         None => {
                                             (internal_error(Protocol::Http, this.request_id), None)
@@ -140,13 +141,13 @@ where
                         (Err(()), _) | (_, None) => {
                             // Fail closed: the handler never runs.
                             let protocol =
-                                this.pending.as_ref().map_or(Protocol::Http, |p| p.protocol);
-                            if let Some(mut p) = this.pending.take() {
+                                this.entry.as_ref().map_or(Protocol::Http, |p| p.protocol());
+                            if let Some(mut p) = this.entry.take() {
                                 p.observe_head(
                                     refusal_status(protocol),
                                     &refusal_headers(protocol),
                                 );
-                                p.record_in_background(End::Refused(
+                                p.finish_in_background(End::Refused(
                                     "the `received` entry was not written (strict delivery)"
                                         .to_owned(),
                                 ));
@@ -165,20 +166,19 @@ where
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(Ok(response))) => {
                             let (response, record) =
-                                on_response(this.pending.take(), response, this.request_id);
+                                on_response(this.entry.take(), response, this.request_id);
                             (Ok(response), record)
                         }
                         Ok(Poll::Ready(Err(error))) => {
                             let record = this
-                                .pending
+                                .entry
                                 .take()
-                                .and_then(|mut p| p.finish(End::Error(error.to_string())))
-                                .map(RecordTask::from);
+                                .and_then(|mut p| p.finish(End::Error(error.to_string())));
                             (Err(error), record)
                         }
                         Err(payload) => {
                             let message = panic_message(payload);
-                            let (response, record) = match this.pending.take() {
+                            let (response, record) = match this.entry.take() {
                                 Some(mut p) => on_panic(&mut p, message, this.request_id),
                                 None => (internal_error(Protocol::Http, this.request_id), None),
                             };
@@ -212,42 +212,39 @@ where
 /// The response is there: record now, or hand the entry to the body when it
 /// needs the end of the body (gRPC trailers, a captured response body).
 fn on_response<B: http_body::Body>(
-    pending: Option<Pending>,
+    entry: Option<InFlightEntry>,
     response: Response<B>,
     request_id: &HeaderValue,
 ) -> (Response<ResponseBody<B>>, Option<RecordTask>) {
     let (mut parts, body) = response.into_parts();
     parts.headers.entry(X_REQUEST_ID).or_insert_with(|| request_id.clone());
-    let Some(mut pending) = pending else {
+    let Some(mut entry) = entry else {
         return (Response::from_parts(parts, ResponseBody::new(body, None)), None);
     };
-    if !pending.is_audited() {
-        pending.disarm();
+    if !entry.is_audited() {
+        entry.disarm();
         return (Response::from_parts(parts, ResponseBody::new(body, None)), None);
     }
-    pending.observe_head(parts.status, &parts.headers);
+    entry.observe_head(parts.status, &parts.headers);
     // Strict delivery records before the response goes out, with what the
     // head says; a body-dependent entry would come too late.
-    let strict = pending.final_delivery() == Delivery::Strict;
-    let mut defer = !strict && pending.protocol == Protocol::Grpc && !pending.grpc_status_known();
-    if pending.level >= Level::RequestResponse && pending.protocol == Protocol::Http {
+    let strict = entry.final_delivery() == Delivery::Strict;
+    let mut defer = !strict && entry.protocol() == Protocol::Grpc && !entry.grpc_status_known();
+    if entry.level() >= Level::RequestResponse && entry.protocol() == Protocol::Http {
         let declared = content_length(&parts.headers).or(body.size_hint().exact());
         match capture_format(&parts.headers) {
             Some(format) if !strict => {
                 // A handler that returned a value (`#[audited]`) has set the
                 // response body already: nothing to copy, but the entry still
                 // waits for the end of the body, to tell if it was sent.
-                if !pending.scope.has_response_body() {
-                    let cap = pending.shared.max_body;
-                    pending.capture_response(BodyCapture::new(format, cap, declared));
-                }
+                entry.capture_response(format, declared);
                 defer = true;
             }
             Some(_) => {}
             None if declared != Some(0)
                 && !(parts.status.is_informational() || parts.status == StatusCode::NO_CONTENT) =>
             {
-                pending.mark_response(AuditBody::omitted(
+                entry.mark_response(AuditBody::omitted(
                     OmitReason::UnsupportedContentType,
                     declared,
                 ));
@@ -257,9 +254,9 @@ fn on_response<B: http_body::Body>(
     }
     // A body that has already ended is never polled: nothing to wait for.
     if defer && !body.is_end_stream() {
-        return (Response::from_parts(parts, ResponseBody::new(body, Some(pending))), None);
+        return (Response::from_parts(parts, ResponseBody::new(body, Some(entry))), None);
     }
-    let record = pending.finish(End::Head).map(RecordTask::from);
+    let record = entry.finish(End::Response);
     (Response::from_parts(parts, ResponseBody::new(body, None)), record)
 }
 
@@ -269,7 +266,7 @@ fn on_response<B: http_body::Body>(
 /// so the message goes to the application's logs (`tracing`, at error level,
 /// with the request id), never to the audit trail.
 fn on_panic<B>(
-    pending: &mut Pending,
+    entry: &mut InFlightEntry,
     message: String,
     request_id: &HeaderValue,
 ) -> (Response<ResponseBody<B>>, Option<RecordTask>) {
@@ -278,9 +275,26 @@ fn on_panic<B>(
         panic = %message,
         "audit-tower: the handler panicked; answered with an internal error"
     );
-    let response = internal_error(pending.protocol, request_id);
-    pending.observe_head(response.status(), response.headers());
-    (response, pending.finish(End::Panic).map(RecordTask::from))
+    let response = internal_error(entry.protocol(), request_id);
+    entry.observe_head(response.status(), response.headers());
+    (response, entry.finish(End::Panic))
+}
+
+/// The panic's message, shortened, for the application's log.
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
+    };
+    // For the application's log only (never the entry: see `on_panic`).
+    // A panic message is free text: keep it short.
+    match msg.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &msg[..i]),
+        None => msg,
+    }
 }
 
 /// 500, or for gRPC `INTERNAL`, as tower-http's `CatchPanic` answers.
@@ -346,4 +360,17 @@ fn grpc_status_response<B>(
     h.insert("grpc-message", HeaderValue::from_static(message));
     h.insert(X_REQUEST_ID, request_id.clone());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages_are_short() {
+        assert_eq!(panic_message(Box::new("boom")), "boom");
+        assert_eq!(panic_message(Box::new(String::from("bang"))), "bang");
+        assert_eq!(panic_message(Box::new(42)), "(no message)");
+        assert_eq!(panic_message(Box::new("é".repeat(300))).chars().count(), 203);
+    }
 }

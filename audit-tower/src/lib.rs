@@ -146,14 +146,17 @@ mod body;
 mod capture;
 mod classify;
 mod client_ip;
+mod config;
+mod entry;
 mod event_name;
 #[cfg(feature = "axum")]
 mod extract;
 mod future;
 mod layer;
 mod make_actor;
-mod pending;
+mod make_entry;
 mod policy;
+mod record;
 mod service;
 
 pub use body::ResponseBody;
