@@ -12,6 +12,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
+use crate::classify::{ClassifyOutcome, DefaultClassifier};
 use crate::entry::{End, InFlightEntry};
 use crate::record::RecordTask;
 
@@ -40,18 +41,19 @@ pin_project! {
     /// trailers, or a captured response body at
     /// [`Level::RequestResponse`](crate::Level::RequestResponse)) the body
     /// records it before it yields its last frame; a body dropped before its
-    /// end records it on drop.
-    pub struct ResponseBody<B> {
+    /// end records it on drop. `C` is the layer's outcome classifier, which
+    /// runs then.
+    pub struct ResponseBody<B, C: ClassifyOutcome = DefaultClassifier> {
         #[pin]
         kind: Kind<B>,
-        entry: Option<InFlightEntry>,
+        entry: Option<InFlightEntry<C>>,
         record: Option<RecordTask>,
         held: Option<Frame<Bytes>>,
     }
 }
 
-impl<B> ResponseBody<B> {
-    pub(crate) fn new(body: B, entry: Option<InFlightEntry>) -> Self {
+impl<B, C: ClassifyOutcome> ResponseBody<B, C> {
+    pub(crate) fn new(body: B, entry: Option<InFlightEntry<C>>) -> Self {
         Self { kind: Kind::Inner { body }, entry, record: None, held: None }
     }
 
@@ -61,7 +63,7 @@ impl<B> ResponseBody<B> {
     }
 }
 
-impl<B> fmt::Debug for ResponseBody<B> {
+impl<B, C: ClassifyOutcome> fmt::Debug for ResponseBody<B, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseBody")
             .field("inner", &std::any::type_name::<B>())
@@ -70,8 +72,9 @@ impl<B> fmt::Debug for ResponseBody<B> {
     }
 }
 
-impl<B> Body for ResponseBody<B>
+impl<B, C> Body for ResponseBody<B, C>
 where
+    C: ClassifyOutcome,
     B: Body<Data = Bytes>,
 {
     type Data = Bytes;

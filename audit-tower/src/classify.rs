@@ -64,6 +64,14 @@ impl From<Outcome> for Classification {
 /// response is a success), and by closures
 /// `Fn(&ResponseInfo<'_>) -> Classification` (or `-> Outcome`; when such a
 /// closure returns no reason the layer fills in the status).
+///
+/// Set with [`AuditLayer::classify`](crate::AuditLayer::classify), which
+/// makes it a type parameter of the layer, as
+/// [`AuditLayer::make_actor`](crate::AuditLayer::make_actor) does for
+/// [`MakeActor`](crate::MakeActor). One classifier serves every request of a
+/// service, and it runs wherever a request ends (the response future, the
+/// response body, or a spawned task for a dropped request): hence `&self`
+/// and `Send + Sync + 'static`.
 pub trait ClassifyOutcome: Send + Sync + 'static {
     /// The outcome of a response.
     fn classify(&self, response: &ResponseInfo<'_>) -> Classification;

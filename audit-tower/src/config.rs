@@ -10,7 +10,6 @@ use audit_core::Auditor;
 use http::HeaderName;
 use ipnet::IpNet;
 
-use crate::classify::ClassifyOutcome;
 use crate::client_ip::ForwardedHeader;
 use crate::layer::PeerAddrFn;
 use crate::policy::Policy;
@@ -39,7 +38,7 @@ pub(crate) struct LayerConfig {
 
 /// What every request of one service reads: the layer's settings, resolved
 /// against the auditor once, and the outcome classifier.
-pub(crate) struct ServiceConfig {
+pub(crate) struct ServiceConfig<C> {
     pub(crate) recorder: Recorder,
     pub(crate) policy: Policy,
     pub(crate) trusted: Vec<IpNet>,
@@ -48,21 +47,22 @@ pub(crate) struct ServiceConfig {
     /// The allow-list, less credential headers the redactor would not mask.
     pub(crate) headers: Vec<HeaderName>,
     pub(crate) peer_addr: Option<PeerAddrFn>,
-    pub(crate) classify: Box<dyn ClassifyOutcome>,
+    pub(crate) classify: C,
 }
 
-impl fmt::Debug for ServiceConfig {
+impl<C> fmt::Debug for ServiceConfig<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ServiceConfig")
             .field("policy", &self.policy)
             .field("trusted", &self.trusted)
             .field("max_body", &self.max_body)
+            .field("classify", &std::any::type_name::<C>())
             .finish_non_exhaustive()
     }
 }
 
-impl ServiceConfig {
-    pub(crate) fn new(config: &LayerConfig, classify: Box<dyn ClassifyOutcome>) -> Self {
+impl<C> ServiceConfig<C> {
+    pub(crate) fn new(config: &LayerConfig, classify: C) -> Self {
         let redactor = config.auditor.redactor();
         let headers = config
             .headers

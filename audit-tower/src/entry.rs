@@ -18,7 +18,7 @@ use http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
 use crate::capture::{BodyCapture, Format, RequestBodyCapture};
-use crate::classify::{ResponseInfo, grpc_reason, grpc_status, http_reason};
+use crate::classify::{ClassifyOutcome, ResponseInfo, grpc_reason, grpc_status, http_reason};
 use crate::config::ServiceConfig;
 use crate::policy::{Level, Protocol};
 use crate::record::RecordTask;
@@ -76,8 +76,8 @@ pub(crate) enum End {
 }
 
 /// The entry of one request until it is finished.
-pub(crate) struct InFlightEntry {
-    config: Arc<ServiceConfig>,
+pub(crate) struct InFlightEntry<C: ClassifyOutcome> {
+    config: Arc<ServiceConfig<C>>,
     scope: AuditScope,
     started: Instant,
     event: String,
@@ -95,7 +95,7 @@ pub(crate) struct InFlightEntry {
     armed: bool,
 }
 
-impl fmt::Debug for InFlightEntry {
+impl<C: ClassifyOutcome> fmt::Debug for InFlightEntry<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InFlightEntry")
             .field("event", &self.event)
@@ -105,8 +105,8 @@ impl fmt::Debug for InFlightEntry {
     }
 }
 
-impl InFlightEntry {
-    pub(crate) fn new(config: Arc<ServiceConfig>, start: EntryStart) -> Self {
+impl<C: ClassifyOutcome> InFlightEntry<C> {
+    pub(crate) fn new(config: Arc<ServiceConfig<C>>, start: EntryStart) -> Self {
         let EntryStart { scope, started, event, level, delivery, protocol, request_body } = start;
         Self {
             config,
@@ -362,7 +362,7 @@ enum EndKind {
     Refusal,
 }
 
-impl Drop for InFlightEntry {
+impl<C: ClassifyOutcome> Drop for InFlightEntry<C> {
     fn drop(&mut self) {
         if self.armed {
             self.finish_in_background(End::Dropped);

@@ -13,6 +13,7 @@ use pin_project_lite::pin_project;
 
 use crate::body::ResponseBody;
 use crate::capture::{capture_format, content_length};
+use crate::classify::{ClassifyOutcome, DefaultClassifier};
 use crate::entry::{End, InFlightEntry};
 use crate::make_entry::X_REQUEST_ID;
 use crate::policy::{Level, Protocol};
@@ -27,11 +28,11 @@ pin_project! {
     /// current scope, catches a panic (answered with a 500, or gRPC
     /// `INTERNAL`), and records the entry when the response is ready, unless
     /// the entry needs the end of the body. Dropped before that, the entry is
-    /// recorded as `cancelled`.
-    pub struct ResponseFuture<F, ResBody, E> {
+    /// recorded as `cancelled`. `C` is the layer's outcome classifier.
+    pub struct ResponseFuture<F, ResBody, E, C: ClassifyOutcome = DefaultClassifier> {
         #[pin]
-        state: State<F, ResBody, E>,
-        entry: Option<InFlightEntry>,
+        state: State<F, ResBody, E, C>,
+        entry: Option<InFlightEntry<C>>,
         scope: AuditScope,
         request_id: HeaderValue,
     }
@@ -39,20 +40,20 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, ResBody, E> {
+    enum State<F, ResBody, E, C: ClassifyOutcome> {
         // Strict delivery: the `received` entry is being written.
         Received { record: RecordTask, call: Option<Call<F>> },
         Inner { #[pin] future: F },
         // The final entry is being recorded; then `output` is returned.
         Finishing {
             record: Option<RecordTask>,
-            output: Option<Result<Response<ResponseBody<ResBody>>, E>>,
+            output: Option<Result<Response<ResponseBody<ResBody, C>>, E>>,
         },
         Done,
     }
 }
 
-impl<F, ResBody, E> fmt::Debug for ResponseFuture<F, ResBody, E> {
+impl<F, ResBody, E, C: ClassifyOutcome> fmt::Debug for ResponseFuture<F, ResBody, E, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
             .field("entry", &self.entry)
@@ -61,10 +62,10 @@ impl<F, ResBody, E> fmt::Debug for ResponseFuture<F, ResBody, E> {
     }
 }
 
-impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
+impl<F, ResBody, E, C: ClassifyOutcome> ResponseFuture<F, ResBody, E, C> {
     pub(crate) fn inner(
         future: F,
-        entry: InFlightEntry,
+        entry: InFlightEntry<C>,
         scope: AuditScope,
         request_id: HeaderValue,
     ) -> Self {
@@ -74,7 +75,7 @@ impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
     pub(crate) fn received(
         record: RecordTask,
         call: Call<F>,
-        entry: InFlightEntry,
+        entry: InFlightEntry<C>,
         scope: AuditScope,
         request_id: HeaderValue,
     ) -> Self {
@@ -88,7 +89,7 @@ impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
 
     pub(crate) fn panicked(
         message: String,
-        mut entry: InFlightEntry,
+        mut entry: InFlightEntry<C>,
         scope: AuditScope,
         request_id: HeaderValue,
     ) -> Self {
@@ -102,13 +103,14 @@ impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
     }
 }
 
-impl<F, ResBody, E> Future for ResponseFuture<F, ResBody, E>
+impl<F, ResBody, E, C> Future for ResponseFuture<F, ResBody, E, C>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
     E: fmt::Display,
     ResBody: http_body::Body<Data = Bytes>,
+    C: ClassifyOutcome,
 {
-    type Output = Result<Response<ResponseBody<ResBody>>, E>;
+    type Output = Result<Response<ResponseBody<ResBody, C>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -211,11 +213,11 @@ where
 
 /// The response is there: record now, or hand the entry to the body when it
 /// needs the end of the body (gRPC trailers, a captured response body).
-fn on_response<B: http_body::Body>(
-    entry: Option<InFlightEntry>,
+fn on_response<B: http_body::Body, C: ClassifyOutcome>(
+    entry: Option<InFlightEntry<C>>,
     response: Response<B>,
     request_id: &HeaderValue,
-) -> (Response<ResponseBody<B>>, Option<RecordTask>) {
+) -> (Response<ResponseBody<B, C>>, Option<RecordTask>) {
     let (mut parts, body) = response.into_parts();
     parts.headers.entry(X_REQUEST_ID).or_insert_with(|| request_id.clone());
     let Some(mut entry) = entry else {
@@ -265,11 +267,11 @@ fn on_response<B: http_body::Body>(
 /// (`panic!("bad token {token}")`) and the entry's `reason` is not redacted,
 /// so the message goes to the application's logs (`tracing`, at error level,
 /// with the request id), never to the audit trail.
-fn on_panic<B>(
-    entry: &mut InFlightEntry,
+fn on_panic<B, C: ClassifyOutcome>(
+    entry: &mut InFlightEntry<C>,
     message: String,
     request_id: &HeaderValue,
-) -> (Response<ResponseBody<B>>, Option<RecordTask>) {
+) -> (Response<ResponseBody<B, C>>, Option<RecordTask>) {
     tracing::error!(
         request_id = %String::from_utf8_lossy(request_id.as_bytes()),
         panic = %message,
@@ -298,7 +300,10 @@ pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
 }
 
 /// 500, or for gRPC `INTERNAL`, as tower-http's `CatchPanic` answers.
-fn internal_error<B>(protocol: Protocol, request_id: &HeaderValue) -> Response<ResponseBody<B>> {
+fn internal_error<B, C: ClassifyOutcome>(
+    protocol: Protocol,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody<B, C>> {
     match protocol {
         Protocol::Grpc => grpc_status_response(13, "internal error", request_id),
         Protocol::Http => {
@@ -308,7 +313,10 @@ fn internal_error<B>(protocol: Protocol, request_id: &HeaderValue) -> Response<R
 }
 
 /// 503, or for gRPC `UNAVAILABLE`: the request could not be audited.
-fn refusal<B>(protocol: Protocol, request_id: &HeaderValue) -> Response<ResponseBody<B>> {
+fn refusal<B, C: ClassifyOutcome>(
+    protocol: Protocol,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody<B, C>> {
     match protocol {
         Protocol::Grpc => grpc_status_response(14, "audit trail unavailable", request_id),
         Protocol::Http => text_response(
@@ -334,11 +342,11 @@ fn refusal_headers(protocol: Protocol) -> http::HeaderMap {
     h
 }
 
-fn text_response<B>(
+fn text_response<B, C: ClassifyOutcome>(
     status: StatusCode,
     text: &'static str,
     request_id: &HeaderValue,
-) -> Response<ResponseBody<B>> {
+) -> Response<ResponseBody<B, C>> {
     let mut response = Response::new(ResponseBody::full(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
     let h = response.headers_mut();
@@ -348,11 +356,11 @@ fn text_response<B>(
 }
 
 /// A trailers-only gRPC response.
-fn grpc_status_response<B>(
+fn grpc_status_response<B, C: ClassifyOutcome>(
     code: u16,
     message: &'static str,
     request_id: &HeaderValue,
-) -> Response<ResponseBody<B>> {
+) -> Response<ResponseBody<B, C>> {
     let mut response = Response::new(ResponseBody::full(Bytes::new()));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));

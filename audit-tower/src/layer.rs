@@ -182,11 +182,17 @@ impl<M, C> AuditLayer<M, C> {
     }
 
     /// Replaces how the actor is found; see [`MakeActor`](crate::MakeActor).
+    ///
+    /// The actor finder is a type parameter of the layer and of the services
+    /// it makes, as the classifier is: no boxing, no dynamic call.
     pub fn make_actor<M2>(self, make_actor: M2) -> AuditLayer<M2, C> {
         AuditLayer { config: self.config, make_actor, classify: self.classify }
     }
 
     /// Replaces the outcome classifier; see [`ClassifyOutcome`].
+    ///
+    /// The classifier is a type parameter of the layer, of the services it
+    /// makes and of their response futures and bodies, which run it.
     pub fn classify<C2: ClassifyOutcome>(self, classify: C2) -> AuditLayer<M, C2> {
         AuditLayer { config: self.config, make_actor: self.make_actor, classify }
     }
@@ -204,10 +210,10 @@ where
     M: Clone,
     C: ClassifyOutcome + Clone,
 {
-    type Service = AuditService<S, M>;
+    type Service = AuditService<S, M, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let config = ServiceConfig::new(&self.config, Box::new(self.classify.clone()));
+        let config = ServiceConfig::new(&self.config, self.classify.clone());
         AuditService::from_parts(inner, Arc::new(config), self.make_actor.clone())
     }
 }

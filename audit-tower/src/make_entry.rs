@@ -48,8 +48,8 @@ pub(crate) struct MadeEntry<B> {
 }
 
 /// Maps a request to the start of its entry; see the [module docs](self).
-pub(crate) fn make_entry<B, M>(
-    config: &ServiceConfig,
+pub(crate) fn make_entry<B, M, C>(
+    config: &ServiceConfig<C>,
     make_actor: &mut M,
     request: Request<B>,
 ) -> MadeEntry<B>

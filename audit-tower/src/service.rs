@@ -15,21 +15,27 @@ use tower_service::Service;
 
 use crate::body::ResponseBody;
 use crate::capture::RequestBody;
+use crate::classify::{ClassifyOutcome, DefaultClassifier};
 use crate::config::ServiceConfig;
 use crate::entry::InFlightEntry;
 use crate::future::{ResponseFuture, panic_message};
-use crate::make_actor::MakeActor;
+use crate::make_actor::{DefaultMakeActor, MakeActor};
 use crate::make_entry::{MadeEntry, make_entry};
 
 /// The service [`AuditLayer`](crate::AuditLayer) makes: audits each request
 /// and calls the inner service `S`.
-pub struct AuditService<S, M> {
+///
+/// `M` finds the actor of each request ([`MakeActor`]) and `C` classifies
+/// its outcome ([`ClassifyOutcome`](crate::ClassifyOutcome)), as the layer's
+/// [`make_actor`](crate::AuditLayer::make_actor) and
+/// [`classify`](crate::AuditLayer::classify) set them.
+pub struct AuditService<S, M = DefaultMakeActor, C = DefaultClassifier> {
     inner: S,
-    config: Arc<ServiceConfig>,
+    config: Arc<ServiceConfig<C>>,
     make_actor: M,
 }
 
-impl<S: Clone, M: Clone> Clone for AuditService<S, M> {
+impl<S: Clone, M: Clone, C> Clone for AuditService<S, M, C> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -39,7 +45,7 @@ impl<S: Clone, M: Clone> Clone for AuditService<S, M> {
     }
 }
 
-impl<S: fmt::Debug, M> fmt::Debug for AuditService<S, M> {
+impl<S: fmt::Debug, M, C> fmt::Debug for AuditService<S, M, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuditService")
             .field("inner", &self.inner)
@@ -49,8 +55,8 @@ impl<S: fmt::Debug, M> fmt::Debug for AuditService<S, M> {
     }
 }
 
-impl<S, M> AuditService<S, M> {
-    pub(crate) fn from_parts(inner: S, config: Arc<ServiceConfig>, make_actor: M) -> Self {
+impl<S, M, C> AuditService<S, M, C> {
+    pub(crate) fn from_parts(inner: S, config: Arc<ServiceConfig<C>>, make_actor: M) -> Self {
         Self { inner, config, make_actor }
     }
 
@@ -76,17 +82,18 @@ impl<S, M> AuditService<S, M> {
     }
 }
 
-impl<S, M, B, ResBody> Service<Request<B>> for AuditService<S, M>
+impl<S, M, C, B, ResBody> Service<Request<B>> for AuditService<S, M, C>
 where
     S: Service<Request<RequestBody<B>>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Error: fmt::Display,
     M: MakeActor<B>,
+    C: ClassifyOutcome,
     B: Body + Send + 'static,
     ResBody: Body<Data = Bytes>,
 {
-    type Response = Response<ResponseBody<ResBody>>;
+    type Response = Response<ResponseBody<ResBody, C>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future, ResBody, S::Error, C>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
