@@ -121,14 +121,16 @@ where
                     let call = call.take();
                     match (received, call) {
                         (Ok(receipt), Some(call)) => {
-                            if let Some(p) = this.entry.as_mut() {
-                                p.set_received(receipt.id);
+                            if let Some(entry) = this.entry.as_mut() {
+                                entry.set_received(receipt.id);
                             }
                             match call() {
                                 Ok(future) => this.state.set(State::Inner { future }),
                                 Err(message) => {
                                     let (response, record) = match this.entry.take() {
-                                        Some(mut p) => on_panic(&mut p, message, this.request_id),
+                                        Some(mut entry) => {
+                                            on_panic(&mut entry, message, this.request_id)
+                                        }
                                         None => {
                                             (internal_error(Protocol::Http, this.request_id), None)
                                         }
@@ -143,13 +145,13 @@ where
                         (Err(()), _) | (_, None) => {
                             // Fail closed: the handler never runs.
                             let protocol =
-                                this.entry.as_ref().map_or(Protocol::Http, |p| p.protocol());
-                            if let Some(mut p) = this.entry.take() {
-                                p.observe_head(
+                                this.entry.as_ref().map_or(Protocol::Http, |e| e.protocol());
+                            if let Some(mut entry) = this.entry.take() {
+                                entry.observe_head(
                                     refusal_status(protocol),
                                     &refusal_headers(protocol),
                                 );
-                                p.finish_in_background(End::Refused(
+                                entry.finish_in_background(End::Refused(
                                     "the `received` entry was not written (strict delivery)"
                                         .to_owned(),
                                 ));
@@ -175,13 +177,13 @@ where
                             let record = this
                                 .entry
                                 .take()
-                                .and_then(|mut p| p.finish(End::Error(error.to_string())));
+                                .and_then(|mut entry| entry.finish(End::Error(error.to_string())));
                             (Err(error), record)
                         }
                         Err(payload) => {
                             let message = panic_message(payload);
                             let (response, record) = match this.entry.take() {
-                                Some(mut p) => on_panic(&mut p, message, this.request_id),
+                                Some(mut entry) => on_panic(&mut entry, message, this.request_id),
                                 None => (internal_error(Protocol::Http, this.request_id), None),
                             };
                             (Ok(response), record)

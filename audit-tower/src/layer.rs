@@ -1,4 +1,5 @@
-//! [`AuditLayer`]: the configuration, and the [`Layer`] that wraps a service.
+//! [`AuditLayer`]: the builder of the layer's settings, and the [`Layer`]
+//! that wraps a service.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -198,7 +199,7 @@ impl<M, C> AuditLayer<M, C> {
     }
 
     /// Entries that were lost: a request that ended outside a Tokio runtime,
-    /// or an auditor that was already shut down. Shared by every clone of the
+    /// or an auditor that was already shut down. Counted across every clone of the
     /// layer and every service it made.
     pub fn lost_entries(&self) -> u64 {
         self.config.lost.load(Ordering::Relaxed)
