@@ -1,7 +1,8 @@
 //! Whether a request worked: the [`ClassifyOutcome`] extension point.
 
 use audit_core::Outcome;
-use http::StatusCode;
+use http::{HeaderMap, StatusCode};
+use percent_encoding::percent_decode;
 
 use crate::policy::Protocol;
 
@@ -63,6 +64,14 @@ impl From<Outcome> for Classification {
 /// response is a success), and by closures
 /// `Fn(&ResponseInfo<'_>) -> Classification` (or `-> Outcome`; when such a
 /// closure returns no reason the layer fills in the status).
+///
+/// Set with [`AuditLayer::classify`](crate::AuditLayer::classify), which
+/// makes it a type parameter of the layer, as
+/// [`AuditLayer::make_actor`](crate::AuditLayer::make_actor) does for
+/// [`MakeActor`](crate::MakeActor). One classifier serves every request of a
+/// service, and it runs wherever a request ends (the response future, the
+/// response body, or a spawned task for a dropped request): hence `&self`
+/// and `Send + Sync + 'static`.
 pub trait ClassifyOutcome: Send + Sync + 'static {
     /// The outcome of a response.
     fn classify(&self, response: &ResponseInfo<'_>) -> Classification;
@@ -150,6 +159,27 @@ pub(crate) fn grpc_reason(code: i32, message: Option<&str>) -> String {
     }
 }
 
+/// The gRPC status of a response, from its headers (a trailers-only
+/// response) or its trailers: the `grpc-status` code and, when there is a
+/// code, the `grpc-message`, percent-decoded.
+pub(crate) fn grpc_status(headers: &HeaderMap) -> (Option<i32>, Option<String>) {
+    let code = headers
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i32>().ok());
+    let message = code.and(headers.get("grpc-message")).map(|v| grpc_message(v.as_bytes()));
+    (code, message)
+}
+
+/// Decodes a `grpc-message` as the gRPC spec encodes it: `%XX` escapes of
+/// UTF-8 bytes. `+` is a plus sign, not a space (this is not form encoding);
+/// a `%` not followed by two hex digits is kept as it is; bytes that are not
+/// UTF-8 after decoding become U+FFFD. The message is read, never rejected:
+/// it only explains an outcome.
+fn grpc_message(raw: &[u8]) -> String {
+    percent_decode(raw).decode_utf8_lossy().into_owned()
+}
+
 fn grpc_code_name(code: i32) -> &'static str {
     match code {
         0 => "OK",
@@ -234,5 +264,42 @@ mod tests {
         };
         assert_eq!(lenient.classify(&info).outcome, Outcome::Success);
         assert_eq!(().classify(&info).outcome, Outcome::Success);
+    }
+
+    #[test]
+    fn grpc_message_is_percent_decoded() {
+        assert_eq!(grpc_message(b"no%20such%20project"), "no such project");
+        assert_eq!(grpc_message(b"caf%C3%A9"), "café");
+        assert_eq!(grpc_message(b"caf%c3%a9"), "café", "hex digits in either case");
+        assert_eq!(grpc_message(b"a+b"), "a+b", "`+` is not a space");
+        assert_eq!(grpc_message(b"100%"), "100%");
+        assert_eq!(grpc_message(b"%zz%4"), "%zz%4", "invalid escapes are kept");
+        assert_eq!(grpc_message(b"%%41"), "%A", "a `%` that starts no escape is kept");
+        assert_eq!(grpc_message(b"%4"), "%4");
+        assert_eq!(grpc_message(b"%FF ok"), "\u{FFFD} ok", "non-UTF-8 is replaced");
+        assert_eq!(grpc_message(b"\xff"), "\u{FFFD}");
+        assert_eq!(grpc_message(b""), "");
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, http::HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn grpc_status_from_headers() {
+        let h = headers(&[("grpc-status", " 5 "), ("grpc-message", "no%20such%20project")]);
+        assert_eq!(grpc_status(&h), (Some(5), Some("no such project".to_owned())));
+        assert_eq!(grpc_status(&headers(&[("grpc-status", "0")])), (Some(0), None));
+        // A message without a code is not a status.
+        assert_eq!(grpc_status(&headers(&[("grpc-message", "x")])), (None, None));
+        assert_eq!(
+            grpc_status(&headers(&[("grpc-status", "ok"), ("grpc-message", "x")])),
+            (None, None)
+        );
+        assert_eq!(grpc_status(&HeaderMap::new()), (None, None));
     }
 }

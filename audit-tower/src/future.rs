@@ -11,10 +11,13 @@ use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use pin_project_lite::pin_project;
 
-use crate::body::{Capture, ResponseBody, capture_format, content_length};
-use crate::pending::{End, Pending, RecordTask};
+use crate::body::ResponseBody;
+use crate::capture::{capture_format, content_length};
+use crate::classify::{ClassifyOutcome, DefaultClassifier};
+use crate::entry::{End, InFlightEntry};
+use crate::make_entry::X_REQUEST_ID;
 use crate::policy::{Level, Protocol};
-use crate::service::{X_REQUEST_ID, panic_message};
+use crate::record::RecordTask;
 
 type Call<F> = Box<dyn FnOnce() -> Result<F, String> + Send>;
 
@@ -25,11 +28,11 @@ pin_project! {
     /// current scope, catches a panic (answered with a 500, or gRPC
     /// `INTERNAL`), and records the entry when the response is ready, unless
     /// the entry needs the end of the body. Dropped before that, the entry is
-    /// recorded as `cancelled`.
-    pub struct ResponseFuture<F, ResBody, E> {
+    /// recorded as `cancelled`. `C` is the layer's outcome classifier.
+    pub struct ResponseFuture<F, ResBody, E, C: ClassifyOutcome = DefaultClassifier> {
         #[pin]
-        state: State<F, ResBody, E>,
-        pending: Option<Pending>,
+        state: State<F, ResBody, E, C>,
+        entry: Option<InFlightEntry<C>>,
         scope: AuditScope,
         request_id: HeaderValue,
     }
@@ -37,48 +40,48 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
-    enum State<F, ResBody, E> {
+    enum State<F, ResBody, E, C: ClassifyOutcome> {
         // Strict delivery: the `received` entry is being written.
         Received { record: RecordTask, call: Option<Call<F>> },
         Inner { #[pin] future: F },
         // The final entry is being recorded; then `output` is returned.
         Finishing {
             record: Option<RecordTask>,
-            output: Option<Result<Response<ResponseBody<ResBody>>, E>>,
+            output: Option<Result<Response<ResponseBody<ResBody, C>>, E>>,
         },
         Done,
     }
 }
 
-impl<F, ResBody, E> fmt::Debug for ResponseFuture<F, ResBody, E> {
+impl<F, ResBody, E, C: ClassifyOutcome> fmt::Debug for ResponseFuture<F, ResBody, E, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("pending", &self.pending)
+            .field("entry", &self.entry)
             .field("request_id", &self.request_id)
             .finish_non_exhaustive()
     }
 }
 
-impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
+impl<F, ResBody, E, C: ClassifyOutcome> ResponseFuture<F, ResBody, E, C> {
     pub(crate) fn inner(
         future: F,
-        pending: Pending,
+        entry: InFlightEntry<C>,
         scope: AuditScope,
         request_id: HeaderValue,
     ) -> Self {
-        Self { state: State::Inner { future }, pending: Some(pending), scope, request_id }
+        Self { state: State::Inner { future }, entry: Some(entry), scope, request_id }
     }
 
     pub(crate) fn received(
         record: RecordTask,
         call: Call<F>,
-        pending: Pending,
+        entry: InFlightEntry<C>,
         scope: AuditScope,
         request_id: HeaderValue,
     ) -> Self {
         Self {
             state: State::Received { record, call: Some(call) },
-            pending: Some(pending),
+            entry: Some(entry),
             scope,
             request_id,
         }
@@ -86,27 +89,28 @@ impl<F, ResBody, E> ResponseFuture<F, ResBody, E> {
 
     pub(crate) fn panicked(
         message: String,
-        mut pending: Pending,
+        mut entry: InFlightEntry<C>,
         scope: AuditScope,
         request_id: HeaderValue,
     ) -> Self {
-        let (response, record) = on_panic(&mut pending, message, &request_id);
+        let (response, record) = on_panic(&mut entry, message, &request_id);
         Self {
             state: State::Finishing { record, output: Some(Ok(response)) },
-            pending: None,
+            entry: None,
             scope,
             request_id,
         }
     }
 }
 
-impl<F, ResBody, E> Future for ResponseFuture<F, ResBody, E>
+impl<F, ResBody, E, C> Future for ResponseFuture<F, ResBody, E, C>
 where
     F: Future<Output = Result<Response<ResBody>, E>>,
     E: fmt::Display,
     ResBody: http_body::Body<Data = Bytes>,
+    C: ClassifyOutcome,
 {
-    type Output = Result<Response<ResponseBody<ResBody>>, E>;
+    type Output = Result<Response<ResponseBody<ResBody, C>>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
@@ -117,14 +121,16 @@ where
                     let call = call.take();
                     match (received, call) {
                         (Ok(receipt), Some(call)) => {
-                            if let Some(p) = this.pending.as_mut() {
-                                p.set_received(receipt.id);
+                            if let Some(entry) = this.entry.as_mut() {
+                                entry.set_received(receipt.id);
                             }
                             match call() {
                                 Ok(future) => this.state.set(State::Inner { future }),
                                 Err(message) => {
-                                    let (response, record) = match this.pending.take() {
-                                        Some(mut p) => on_panic(&mut p, message, this.request_id),
+                                    let (response, record) = match this.entry.take() {
+                                        Some(mut entry) => {
+                                            on_panic(&mut entry, message, this.request_id)
+                                        }
                                         None => {
                                             (internal_error(Protocol::Http, this.request_id), None)
                                         }
@@ -139,13 +145,13 @@ where
                         (Err(()), _) | (_, None) => {
                             // Fail closed: the handler never runs.
                             let protocol =
-                                this.pending.as_ref().map_or(Protocol::Http, |p| p.protocol);
-                            if let Some(mut p) = this.pending.take() {
-                                p.observe_head(
+                                this.entry.as_ref().map_or(Protocol::Http, |e| e.protocol());
+                            if let Some(mut entry) = this.entry.take() {
+                                entry.observe_head(
                                     refusal_status(protocol),
                                     &refusal_headers(protocol),
                                 );
-                                p.record_in_background(End::Refused(
+                                entry.finish_in_background(End::Refused(
                                     "the `received` entry was not written (strict delivery)"
                                         .to_owned(),
                                 ));
@@ -164,21 +170,20 @@ where
                         Ok(Poll::Pending) => return Poll::Pending,
                         Ok(Poll::Ready(Ok(response))) => {
                             let (response, record) =
-                                on_response(this.pending.take(), response, this.request_id);
+                                on_response(this.entry.take(), response, this.request_id);
                             (Ok(response), record)
                         }
                         Ok(Poll::Ready(Err(error))) => {
                             let record = this
-                                .pending
+                                .entry
                                 .take()
-                                .and_then(|mut p| p.finish(End::Error(error.to_string())))
-                                .map(RecordTask::from);
+                                .and_then(|mut entry| entry.finish(End::Error(error.to_string())));
                             (Err(error), record)
                         }
                         Err(payload) => {
                             let message = panic_message(payload);
-                            let (response, record) = match this.pending.take() {
-                                Some(mut p) => on_panic(&mut p, message, this.request_id),
+                            let (response, record) = match this.entry.take() {
+                                Some(mut entry) => on_panic(&mut entry, message, this.request_id),
                                 None => (internal_error(Protocol::Http, this.request_id), None),
                             };
                             (Ok(response), record)
@@ -210,43 +215,40 @@ where
 
 /// The response is there: record now, or hand the entry to the body when it
 /// needs the end of the body (gRPC trailers, a captured response body).
-fn on_response<B: http_body::Body>(
-    pending: Option<Pending>,
+fn on_response<B: http_body::Body, C: ClassifyOutcome>(
+    entry: Option<InFlightEntry<C>>,
     response: Response<B>,
     request_id: &HeaderValue,
-) -> (Response<ResponseBody<B>>, Option<RecordTask>) {
+) -> (Response<ResponseBody<B, C>>, Option<RecordTask>) {
     let (mut parts, body) = response.into_parts();
     parts.headers.entry(X_REQUEST_ID).or_insert_with(|| request_id.clone());
-    let Some(mut pending) = pending else {
+    let Some(mut entry) = entry else {
         return (Response::from_parts(parts, ResponseBody::new(body, None)), None);
     };
-    if !pending.is_audited() {
-        pending.disarm();
+    if !entry.is_audited() {
+        entry.disarm();
         return (Response::from_parts(parts, ResponseBody::new(body, None)), None);
     }
-    pending.observe_head(parts.status, &parts.headers);
+    entry.observe_head(parts.status, &parts.headers);
     // Strict delivery records before the response goes out, with what the
     // head says; a body-dependent entry would come too late.
-    let strict = pending.final_delivery() == Delivery::Strict;
-    let mut defer = !strict && pending.protocol == Protocol::Grpc && !pending.grpc_status_known();
-    if pending.level >= Level::RequestResponse && pending.protocol == Protocol::Http {
+    let strict = entry.final_delivery() == Delivery::Strict;
+    let mut defer = !strict && entry.protocol() == Protocol::Grpc && !entry.grpc_status_known();
+    if entry.level() >= Level::RequestResponse && entry.protocol() == Protocol::Http {
         let declared = content_length(&parts.headers).or(body.size_hint().exact());
         match capture_format(&parts.headers) {
             Some(format) if !strict => {
                 // A handler that returned a value (`#[audited]`) has set the
                 // response body already: nothing to copy, but the entry still
                 // waits for the end of the body, to tell if it was sent.
-                if !pending.scope.has_response_body() {
-                    let cap = pending.shared.max_body;
-                    pending.capture_response(Capture::new(format, cap, declared));
-                }
+                entry.capture_response(format, declared);
                 defer = true;
             }
             Some(_) => {}
             None if declared != Some(0)
                 && !(parts.status.is_informational() || parts.status == StatusCode::NO_CONTENT) =>
             {
-                pending.mark_response(AuditBody::omitted(
+                entry.mark_response(AuditBody::omitted(
                     OmitReason::UnsupportedContentType,
                     declared,
                 ));
@@ -256,9 +258,9 @@ fn on_response<B: http_body::Body>(
     }
     // A body that has already ended is never polled: nothing to wait for.
     if defer && !body.is_end_stream() {
-        return (Response::from_parts(parts, ResponseBody::new(body, Some(pending))), None);
+        return (Response::from_parts(parts, ResponseBody::new(body, Some(entry))), None);
     }
-    let record = pending.finish(End::Head).map(RecordTask::from);
+    let record = entry.finish(End::Response);
     (Response::from_parts(parts, ResponseBody::new(body, None)), record)
 }
 
@@ -267,23 +269,43 @@ fn on_response<B: http_body::Body>(
 /// (`panic!("bad token {token}")`) and the entry's `reason` is not redacted,
 /// so the message goes to the application's logs (`tracing`, at error level,
 /// with the request id), never to the audit trail.
-fn on_panic<B>(
-    pending: &mut Pending,
+fn on_panic<B, C: ClassifyOutcome>(
+    entry: &mut InFlightEntry<C>,
     message: String,
     request_id: &HeaderValue,
-) -> (Response<ResponseBody<B>>, Option<RecordTask>) {
+) -> (Response<ResponseBody<B, C>>, Option<RecordTask>) {
     tracing::error!(
         request_id = %String::from_utf8_lossy(request_id.as_bytes()),
         panic = %message,
         "audit-tower: the handler panicked; answered with an internal error"
     );
-    let response = internal_error(pending.protocol, request_id);
-    pending.observe_head(response.status(), response.headers());
-    (response, pending.finish(End::Panic).map(RecordTask::from))
+    let response = internal_error(entry.protocol(), request_id);
+    entry.observe_head(response.status(), response.headers());
+    (response, entry.finish(End::Panic))
+}
+
+/// The panic's message, shortened, for the application's log.
+pub(crate) fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let msg = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(no message)".to_owned()
+    };
+    // For the application's log only (never the entry: see `on_panic`).
+    // A panic message is free text: keep it short.
+    match msg.char_indices().nth(200) {
+        Some((i, _)) => format!("{}...", &msg[..i]),
+        None => msg,
+    }
 }
 
 /// 500, or for gRPC `INTERNAL`, as tower-http's `CatchPanic` answers.
-fn internal_error<B>(protocol: Protocol, request_id: &HeaderValue) -> Response<ResponseBody<B>> {
+fn internal_error<B, C: ClassifyOutcome>(
+    protocol: Protocol,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody<B, C>> {
     match protocol {
         Protocol::Grpc => grpc_status_response(13, "internal error", request_id),
         Protocol::Http => {
@@ -293,7 +315,10 @@ fn internal_error<B>(protocol: Protocol, request_id: &HeaderValue) -> Response<R
 }
 
 /// 503, or for gRPC `UNAVAILABLE`: the request could not be audited.
-fn refusal<B>(protocol: Protocol, request_id: &HeaderValue) -> Response<ResponseBody<B>> {
+fn refusal<B, C: ClassifyOutcome>(
+    protocol: Protocol,
+    request_id: &HeaderValue,
+) -> Response<ResponseBody<B, C>> {
     match protocol {
         Protocol::Grpc => grpc_status_response(14, "audit trail unavailable", request_id),
         Protocol::Http => text_response(
@@ -319,11 +344,11 @@ fn refusal_headers(protocol: Protocol) -> http::HeaderMap {
     h
 }
 
-fn text_response<B>(
+fn text_response<B, C: ClassifyOutcome>(
     status: StatusCode,
     text: &'static str,
     request_id: &HeaderValue,
-) -> Response<ResponseBody<B>> {
+) -> Response<ResponseBody<B, C>> {
     let mut response = Response::new(ResponseBody::full(Bytes::from_static(text.as_bytes())));
     *response.status_mut() = status;
     let h = response.headers_mut();
@@ -333,11 +358,11 @@ fn text_response<B>(
 }
 
 /// A trailers-only gRPC response.
-fn grpc_status_response<B>(
+fn grpc_status_response<B, C: ClassifyOutcome>(
     code: u16,
     message: &'static str,
     request_id: &HeaderValue,
-) -> Response<ResponseBody<B>> {
+) -> Response<ResponseBody<B, C>> {
     let mut response = Response::new(ResponseBody::full(Bytes::new()));
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
@@ -345,4 +370,17 @@ fn grpc_status_response<B>(
     h.insert("grpc-message", HeaderValue::from_static(message));
     h.insert(X_REQUEST_ID, request_id.clone());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_messages_are_short() {
+        assert_eq!(panic_message(Box::new("boom")), "boom");
+        assert_eq!(panic_message(Box::new(String::from("bang"))), "bang");
+        assert_eq!(panic_message(Box::new(42)), "(no message)");
+        assert_eq!(panic_message(Box::new("é".repeat(300))).chars().count(), 203);
+    }
 }

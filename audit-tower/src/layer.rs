@@ -1,4 +1,5 @@
-//! [`AuditLayer`]: the configuration, and the [`Layer`] that wraps a service.
+//! [`AuditLayer`]: the builder of the layer's settings, and the [`Layer`]
+//! that wraps a service.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -14,7 +15,9 @@ use tower_layer::Layer;
 
 use crate::classify::{ClassifyOutcome, DefaultClassifier};
 use crate::client_ip::ForwardedHeader;
+use crate::config::{LayerConfig, ServiceConfig};
 use crate::make_actor::DefaultMakeActor;
+use crate::make_entry::X_REQUEST_ID;
 use crate::policy::Policy;
 use crate::service::AuditService;
 
@@ -23,12 +26,6 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A function that finds the socket peer of a request.
 pub type PeerAddrFn = fn(&Parts) -> Option<IpAddr>;
-
-/// Headers that carry credentials. They are captured only while the auditor's
-/// redactor masks them, so a custom redactor without the defaults cannot leak
-/// them.
-const CREDENTIAL_HEADERS: [&str; 5] =
-    ["authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"];
 
 /// The default header allow-list.
 ///
@@ -45,7 +42,7 @@ pub fn default_header_allowlist() -> Vec<HeaderName> {
         header::CONTENT_TYPE,
         header::CONTENT_LENGTH,
         header::USER_AGENT,
-        HeaderName::from_static("x-request-id"),
+        HeaderName::from_static(X_REQUEST_ID),
         header::ACCEPT,
         header::ORIGIN,
         header::REFERER,
@@ -53,68 +50,6 @@ pub fn default_header_allowlist() -> Vec<HeaderName> {
         header::COOKIE,
         HeaderName::from_static("x-api-key"),
     ]
-}
-
-#[derive(Clone)]
-pub(crate) struct Config {
-    auditor: Auditor,
-    policy: Policy,
-    trusted: Vec<IpNet>,
-    forwarded: Vec<ForwardedHeader>,
-    max_body: usize,
-    headers: Vec<HeaderName>,
-    peer_addr: Option<PeerAddrFn>,
-    lost: Arc<AtomicU64>,
-}
-
-/// What every request of one service shares.
-pub(crate) struct Shared {
-    pub(crate) auditor: Auditor,
-    pub(crate) policy: Policy,
-    pub(crate) trusted: Vec<IpNet>,
-    pub(crate) forwarded: Vec<ForwardedHeader>,
-    pub(crate) max_body: usize,
-    /// The allow-list, less credential headers the redactor would not mask.
-    pub(crate) headers: Vec<HeaderName>,
-    pub(crate) peer_addr: Option<PeerAddrFn>,
-    pub(crate) classify: Box<dyn ClassifyOutcome>,
-    pub(crate) lost: Arc<AtomicU64>,
-}
-
-impl fmt::Debug for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared")
-            .field("policy", &self.policy)
-            .field("trusted", &self.trusted)
-            .field("max_body", &self.max_body)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Shared {
-    fn new(config: &Config, classify: Box<dyn ClassifyOutcome>) -> Self {
-        let redactor = config.auditor.redactor();
-        let headers = config
-            .headers
-            .iter()
-            .filter(|h| {
-                !CREDENTIAL_HEADERS.contains(&h.as_str())
-                    || redactor.is_sensitive_header(h.as_str())
-            })
-            .cloned()
-            .collect();
-        Self {
-            auditor: config.auditor.clone(),
-            policy: config.policy.clone(),
-            trusted: config.trusted.clone(),
-            forwarded: config.forwarded.clone(),
-            max_body: config.max_body,
-            headers,
-            peer_addr: config.peer_addr,
-            classify,
-            lost: config.lost.clone(),
-        }
-    }
 }
 
 /// A [`Layer`] that turns every audited request into one audit entry.
@@ -147,7 +82,7 @@ impl Shared {
 /// ```
 #[must_use = "a layer does nothing until it wraps a service"]
 pub struct AuditLayer<M = DefaultMakeActor, C = DefaultClassifier> {
-    config: Config,
+    config: LayerConfig,
     make_actor: M,
     classify: C,
 }
@@ -185,7 +120,7 @@ impl AuditLayer {
     /// extensions and the default outcome classifier.
     pub fn new(auditor: Auditor) -> Self {
         Self {
-            config: Config {
+            config: LayerConfig {
                 auditor,
                 policy: Policy::default(),
                 trusted: Vec::new(),
@@ -248,17 +183,23 @@ impl<M, C> AuditLayer<M, C> {
     }
 
     /// Replaces how the actor is found; see [`MakeActor`](crate::MakeActor).
+    ///
+    /// The actor finder is a type parameter of the layer and of the services
+    /// it makes, as the classifier is: no boxing, no dynamic call.
     pub fn make_actor<M2>(self, make_actor: M2) -> AuditLayer<M2, C> {
         AuditLayer { config: self.config, make_actor, classify: self.classify }
     }
 
     /// Replaces the outcome classifier; see [`ClassifyOutcome`].
+    ///
+    /// The classifier is a type parameter of the layer, of the services it
+    /// makes and of their response futures and bodies, which run it.
     pub fn classify<C2: ClassifyOutcome>(self, classify: C2) -> AuditLayer<M, C2> {
         AuditLayer { config: self.config, make_actor: self.make_actor, classify }
     }
 
     /// Entries that were lost: a request that ended outside a Tokio runtime,
-    /// or an auditor that was already shut down. Shared by every clone of the
+    /// or an auditor that was already shut down. Counted across every clone of the
     /// layer and every service it made.
     pub fn lost_entries(&self) -> u64 {
         self.config.lost.load(Ordering::Relaxed)
@@ -270,10 +211,10 @@ where
     M: Clone,
     C: ClassifyOutcome + Clone,
 {
-    type Service = AuditService<S, M>;
+    type Service = AuditService<S, M, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        let shared = Shared::new(&self.config, Box::new(self.classify.clone()));
-        AuditService::from_parts(inner, Arc::new(shared), self.make_actor.clone())
+        let config = ServiceConfig::new(&self.config, self.classify.clone());
+        AuditService::from_parts(inner, Arc::new(config), self.make_actor.clone())
     }
 }

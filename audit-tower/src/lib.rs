@@ -142,20 +142,33 @@
 //! extensions, or found by [`AuditLayer::peer_addr`].
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
+// The modules, bottom up: what a request is matched and named by (`policy`,
+// `event_name`, `client_ip`), the two extension points (`make_actor`,
+// `classify`, with the gRPC status parsing), body capture (`capture`); the
+// settings a service reads (`config`) and the recording of entries
+// (`record`); the in-flight entry of one request (`entry`) and the mapping
+// from a request to it (`make_entry`); the tower types on top (`body`,
+// `future`, `service`, `layer`) and the axum extractor (`extract`).
+
 mod body;
+mod capture;
 mod classify;
 mod client_ip;
+mod config;
+mod entry;
 mod event_name;
 #[cfg(feature = "axum")]
 mod extract;
 mod future;
 mod layer;
 mod make_actor;
-mod pending;
+mod make_entry;
 mod policy;
+mod record;
 mod service;
 
-pub use body::{RequestBody, ResponseBody};
+pub use body::ResponseBody;
+pub use capture::RequestBody;
 pub use classify::{Classification, ClassifyOutcome, DefaultClassifier, ResponseInfo};
 pub use client_ip::{ForwardedHeader, resolve_client_ip};
 pub use event_name::{event_name_for_grpc, event_name_for_route};

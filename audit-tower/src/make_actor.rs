@@ -36,6 +36,13 @@ use http::Request;
 /// Implemented by `()` (no actor: the handler sets it, or the entry says
 /// `anonymous`), by [`DefaultMakeActor`], [`ExtensionActor`], and by closures
 /// `FnMut(&Request<B>) -> Option<Actor>`.
+///
+/// Set with [`AuditLayer::make_actor`](crate::AuditLayer::make_actor), which
+/// makes it a type parameter of the layer and of the services it makes, as
+/// [`AuditLayer::classify`](crate::AuditLayer::classify) does for
+/// [`ClassifyOutcome`](crate::ClassifyOutcome). Each service has its own
+/// clone and asks it in `call`, before the request moves on: hence
+/// `&mut self`, and no `Send` or `'static` bound.
 pub trait MakeActor<B> {
     /// The actor of this request, if known before the handler runs.
     fn make_actor(&mut self, request: &Request<B>) -> Option<Actor>;

@@ -1,52 +1,52 @@
-//! The entry of one request, from the moment the layer opens its scope until
-//! it is handed to the auditor: exactly once, whichever way the request ends.
+//! [`InFlightEntry`]: the entry of one request, from the moment the layer
+//! opens its scope until it is handed to the auditor, finished exactly once
+//! whichever way the request ends.
+//!
+//! The service creates it from the [`EntryStart`] that `make_entry` maps
+//! the request to; the response future owns it until the
+//! response head is there, and hands it to the response body when the entry
+//! needs the end of the body. Whoever holds it last calls
+//! [`finish`](InFlightEntry::finish) with how the request [`End`]ed; dropped
+//! unfinished, it records itself as `cancelled`.
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::sync::Arc;
 use std::time::Instant;
 
-use audit_core::{
-    AuditEvent, AuditScope, Body as AuditBody, Delivery, Outcome, Receipt, RecordError, Response,
-};
+use audit_core::{AuditEvent, AuditScope, Body as AuditBody, Delivery, Outcome, Response};
 use http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
-use crate::body::Capture;
-use crate::classify::{ResponseInfo, grpc_reason, http_reason};
-use crate::layer::Shared;
+use crate::capture::{BodyCapture, Format, RequestBodyCapture};
+use crate::classify::{ClassifyOutcome, ResponseInfo, grpc_reason, grpc_status, http_reason};
+use crate::config::ServiceConfig;
 use crate::policy::{Level, Protocol};
+use crate::record::RecordTask;
 
 /// The `reason` of an entry whose handler panicked: fixed, without the
 /// panic's message (which may carry a secret and would not be redacted).
-pub(crate) const PANIC_REASON: &str = "the handler panicked";
+const PANIC_REASON: &str = "the handler panicked";
 
-/// What the entry keeps of the request body.
+/// How an entry starts: the request's scope, pre-filled from the request,
+/// and what the policy decided for it.
 #[derive(Debug)]
-pub(crate) enum RequestCapture {
-    None,
-    /// Known without reading the body (e.g. an unsupported content type).
-    Marker(AuditBody),
-    /// Filled by the `RequestBody` as the inner service reads it.
-    Live(Arc<Mutex<Capture>>),
+pub(crate) struct EntryStart {
+    /// The request's scope, already in its extensions.
+    pub(crate) scope: AuditScope,
+    /// When the layer saw the request.
+    pub(crate) started: Instant,
+    /// The event name, unless the handler names it.
+    pub(crate) event: String,
+    pub(crate) level: Level,
+    /// The rule's delivery mode, else the auditor's.
+    pub(crate) delivery: Delivery,
+    pub(crate) protocol: Protocol,
+    pub(crate) request_body: RequestBodyCapture,
 }
 
-impl RequestCapture {
-    fn finish(&self) -> Option<AuditBody> {
-        match self {
-            Self::None => None,
-            Self::Marker(b) => Some(b.clone()),
-            Self::Live(c) => c.lock().unwrap_or_else(|e| e.into_inner()).finish(),
-        }
-    }
-}
-
-/// What is known of the response.
+/// What is known of the response head (and, for gRPC, of its trailers).
 #[derive(Debug)]
-struct Head {
+struct ResponseHead {
     status: StatusCode,
     grpc_status: Option<i32>,
     grpc_message: Option<String>,
@@ -55,11 +55,12 @@ struct Head {
 /// How the request ended.
 #[derive(Debug)]
 pub(crate) enum End {
-    /// The response head is there; the body is yet to come (the status is
-    /// final for HTTP; for gRPC the trailers have not been seen).
-    Head,
+    /// The response head is there and the entry does not wait for the body
+    /// (the status is final for HTTP; for gRPC the trailers have not been
+    /// seen).
+    Response,
     /// The response body ended (after its trailers, if any).
-    Finished,
+    BodyEnded,
     /// The response body failed.
     BodyFailed,
     /// The inner service returned an error.
@@ -74,27 +75,29 @@ pub(crate) enum End {
     Dropped,
 }
 
-pub(crate) struct Pending {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) scope: AuditScope,
-    pub(crate) start: Instant,
-    pub(crate) event: String,
-    pub(crate) level: Level,
-    pub(crate) delivery: Delivery,
-    pub(crate) protocol: Protocol,
-    pub(crate) request_body: RequestCapture,
-    /// Whether a `received` entry was recorded first (strict delivery).
-    pub(crate) strict: bool,
+/// The entry of one request until it is finished.
+pub(crate) struct InFlightEntry<C: ClassifyOutcome> {
+    config: Arc<ServiceConfig<C>>,
+    scope: AuditScope,
+    started: Instant,
+    event: String,
+    level: Level,
+    delivery: Delivery,
+    protocol: Protocol,
+    request_body: RequestBodyCapture,
+    /// Whether a `received` entry is recorded first (strict delivery).
+    strict: bool,
     received_id: Option<Uuid>,
-    head: Option<Head>,
-    response_capture: Option<Capture>,
+    head: Option<ResponseHead>,
+    response_capture: Option<BodyCapture>,
     response_marker: Option<AuditBody>,
+    /// Not finished yet: cleared by `finish` and `disarm`.
     armed: bool,
 }
 
-impl fmt::Debug for Pending {
+impl<C: ClassifyOutcome> fmt::Debug for InFlightEntry<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Pending")
+        f.debug_struct("InFlightEntry")
             .field("event", &self.event)
             .field("level", &self.level)
             .field("armed", &self.armed)
@@ -102,35 +105,39 @@ impl fmt::Debug for Pending {
     }
 }
 
-impl Pending {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        shared: Arc<Shared>,
-        scope: AuditScope,
-        start: Instant,
-        event: String,
-        level: Level,
-        delivery: Delivery,
-        protocol: Protocol,
-        request_body: RequestCapture,
-        strict: bool,
-    ) -> Self {
+impl<C: ClassifyOutcome> InFlightEntry<C> {
+    pub(crate) fn new(config: Arc<ServiceConfig<C>>, start: EntryStart) -> Self {
+        let EntryStart { scope, started, event, level, delivery, protocol, request_body } = start;
         Self {
-            shared,
+            config,
             scope,
-            start,
+            started,
             event,
             level,
             delivery,
             protocol,
             request_body,
-            strict,
+            strict: delivery == Delivery::Strict && level > Level::None,
             received_id: None,
             head: None,
             response_capture: None,
             response_marker: None,
             armed: true,
         }
+    }
+
+    pub(crate) fn level(&self) -> Level {
+        self.level
+    }
+
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// Whether a `received` entry is to be confirmed before the inner service
+    /// is called (strict delivery, by rule or by the auditor).
+    pub(crate) fn is_strict(&self) -> bool {
+        self.strict
     }
 
     /// Whether an entry is due: by policy, or because the handler is `#[audited]`.
@@ -144,6 +151,17 @@ impl Pending {
         self.scope.delivery().unwrap_or(self.delivery)
     }
 
+    /// Strict delivery: starts recording the `received` entry, from what the
+    /// scope holds before the handler runs.
+    pub(crate) fn record_received(&self) -> RecordTask {
+        let mut received = self.scope.build_event(&self.event);
+        received.metadata.insert("stage".into(), "received".into());
+        received.description =
+            format!("{} (received, not yet completed)", received.default_description());
+        self.config.recorder.record(received, Delivery::Strict)
+    }
+
+    /// The `received` entry was confirmed with this id.
     pub(crate) fn set_received(&mut self, id: Uuid) {
         self.received_id = Some(id);
     }
@@ -158,7 +176,7 @@ impl Pending {
             Protocol::Grpc => grpc_status(headers),
             Protocol::Http => (None, None),
         };
-        self.head = Some(Head { status, grpc_status, grpc_message });
+        self.head = Some(ResponseHead { status, grpc_status, grpc_message });
     }
 
     pub(crate) fn observe_trailers(&mut self, trailers: &HeaderMap) {
@@ -173,10 +191,16 @@ impl Pending {
         self.head.as_ref().is_some_and(|h| h.grpc_status.is_some())
     }
 
-    pub(crate) fn capture_response(&mut self, capture: Capture) {
-        self.response_capture = Some(capture);
+    /// Copies the response body as it streams, up to the capture cap, unless
+    /// the handler has set the response body already (`#[audited]` records
+    /// the value it returned).
+    pub(crate) fn capture_response(&mut self, format: Format, declared: Option<u64>) {
+        if !self.scope.has_response_body() {
+            self.response_capture = Some(BodyCapture::new(format, self.config.max_body, declared));
+        }
     }
 
+    /// Records this marker as the response body.
     pub(crate) fn mark_response(&mut self, marker: AuditBody) {
         self.response_marker = Some(marker);
     }
@@ -187,8 +211,23 @@ impl Pending {
         }
     }
 
+    /// Finishes the entry, once, and starts recording it; `None` when the
+    /// request is not audited or the entry was finished already.
+    pub(crate) fn finish(&mut self, end: End) -> Option<RecordTask> {
+        let (event, delivery) = self.build(end)?;
+        Some(self.config.recorder.record(event, delivery))
+    }
+
+    /// Finishes the entry and records it in a spawned task (for paths that
+    /// cannot wait).
+    pub(crate) fn finish_in_background(&mut self, end: End) {
+        if let Some((event, delivery)) = self.build(end) {
+            self.config.recorder.spawn(event, delivery);
+        }
+    }
+
     /// Builds the entry, once; `None` when the request is not audited.
-    pub(crate) fn finish(&mut self, end: End) -> Option<(AuditEvent, Delivery, Arc<Shared>)> {
+    fn build(&mut self, end: End) -> Option<(AuditEvent, Delivery)> {
         if !std::mem::replace(&mut self.armed, false) || !self.is_audited() {
             return None;
         }
@@ -201,7 +240,7 @@ impl Pending {
         }
         if self.level >= Level::RequestResponse && !scope.has_response_body() {
             if let Some(c) = self.response_capture.as_mut()
-                && matches!(end, End::Finished)
+                && matches!(end, End::BodyEnded)
             {
                 c.end();
             }
@@ -217,7 +256,7 @@ impl Pending {
         let explicit = scope.outcome();
         let response = event.response.get_or_insert_with(Response::default);
         response.duration_us =
-            Some(u64::try_from(self.start.elapsed().as_micros()).unwrap_or(u64::MAX));
+            Some(u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX));
         if let Some(head) = &self.head {
             response.status = Some(head.status.as_u16());
             response.grpc_status = head.grpc_status;
@@ -229,7 +268,7 @@ impl Pending {
             _ => EndKind::Normal,
         };
         let (outcome, reason) = match end {
-            End::Head | End::Finished => self.classify(&end, explicit),
+            End::Response | End::BodyEnded => self.classify(&end, explicit),
             End::BodyFailed => (Outcome::Failure, Some("the response body failed".to_owned())),
             End::Error(e) => (Outcome::Failure, Some(format!("the service failed: {e}"))),
             End::Panic => (Outcome::Failure, Some(PANIC_REASON.to_owned())),
@@ -265,7 +304,7 @@ impl Pending {
             EndKind::Refusal => Delivery::Buffered,
             _ => self.final_delivery(),
         };
-        Some((event, delivery, self.shared.clone()))
+        Some((event, delivery))
     }
 
     /// Classifies a response; the precedence: `denied` from the response,
@@ -280,7 +319,7 @@ impl Pending {
         {
             return match end {
                 // Strict delivery records at the head: the handler returned Ok.
-                End::Head => (explicit.unwrap_or(Outcome::Success), None),
+                End::Response => (explicit.unwrap_or(Outcome::Success), None),
                 _ => {
                     (Outcome::Failure, Some("the gRPC response ended without a status".to_owned()))
                 }
@@ -292,7 +331,7 @@ impl Pending {
             grpc_status: head.grpc_status,
             grpc_message: head.grpc_message.as_deref(),
         };
-        let c = self.shared.classify.classify(&info);
+        let c = self.config.classify.classify(&info);
         let outcome = match (c.outcome, explicit) {
             (Outcome::Denied, _) => Outcome::Denied,
             (_, Some(explicit)) => explicit,
@@ -311,157 +350,22 @@ impl Pending {
         };
         (outcome, reason)
     }
-
-    /// Finishes and records in a spawned task (for paths that cannot wait).
-    pub(crate) fn record_in_background(&mut self, end: End) {
-        if let Some((event, delivery, shared)) = self.finish(end) {
-            spawn_record(&shared, event, delivery);
-        }
-    }
 }
 
+/// Whose reason an entry keeps, and how it is delivered.
 enum EndKind {
+    /// The handler's reason wins over the layer's.
     Normal,
+    /// The layer's reason wins (a panic).
     Overriding,
+    /// The layer's reason wins, and the entry is queued (a refusal).
     Refusal,
 }
 
-impl Drop for Pending {
+impl<C: ClassifyOutcome> Drop for InFlightEntry<C> {
     fn drop(&mut self) {
         if self.armed {
-            self.record_in_background(End::Dropped);
+            self.finish_in_background(End::Dropped);
         }
-    }
-}
-
-fn grpc_status(headers: &HeaderMap) -> (Option<i32>, Option<String>) {
-    let code = headers
-        .get("grpc-status")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<i32>().ok());
-    let message = code.and(headers.get("grpc-message")).map(|v| percent_decode(v.as_bytes()));
-    (code, message)
-}
-
-fn percent_decode(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-type RecordFuture = Pin<Box<dyn Future<Output = Result<Receipt, RecordError>> + Send>>;
-
-/// An entry being recorded. Dropped before it is done, it finishes in a
-/// spawned task, so an entry is never lost to a client going away.
-pub(crate) struct RecordTask {
-    future: Option<RecordFuture>,
-    shared: Arc<Shared>,
-}
-
-impl fmt::Debug for RecordTask {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordTask").field("done", &self.future.is_none()).finish()
-    }
-}
-
-impl From<(AuditEvent, Delivery, Arc<Shared>)> for RecordTask {
-    fn from((event, delivery, shared): (AuditEvent, Delivery, Arc<Shared>)) -> Self {
-        Self::new(shared, event, delivery)
-    }
-}
-
-impl RecordTask {
-    pub(crate) fn new(shared: Arc<Shared>, event: AuditEvent, delivery: Delivery) -> Self {
-        let auditor = shared.auditor.clone();
-        let future = Box::pin(async move { auditor.record_with(event, delivery).await });
-        Self { future: Some(future), shared }
-    }
-
-    /// Polls the recording; errors are reported (logged and counted) here.
-    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Result<Receipt, ()>> {
-        let Some(future) = self.future.as_mut() else { return Poll::Ready(Err(())) };
-        let result = match future.as_mut().poll(cx) {
-            Poll::Pending => return Poll::Pending,
-            Poll::Ready(result) => result,
-        };
-        self.future = None;
-        Poll::Ready(result.map_err(|e| report(&self.shared, &e)))
-    }
-}
-
-impl Drop for RecordTask {
-    fn drop(&mut self) {
-        let Some(future) = self.future.take() else { return };
-        let shared = self.shared.clone();
-        spawn_or_lose(&self.shared, async move {
-            if let Err(e) = future.await {
-                report(&shared, &e);
-            }
-        });
-    }
-}
-
-/// Records an entry in a spawned task.
-pub(crate) fn spawn_record(shared: &Arc<Shared>, event: AuditEvent, delivery: Delivery) {
-    let task = RecordTask::new(shared.clone(), event, delivery);
-    // Dropping an unpolled task spawns it.
-    drop(task);
-}
-
-fn spawn_or_lose(shared: &Arc<Shared>, future: impl Future<Output = ()> + Send + 'static) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(handle) => {
-            handle.spawn(future);
-        }
-        Err(_) => {
-            let n = shared.lost.fetch_add(1, Ordering::Relaxed) + 1;
-            eprintln!(
-                "audit-tower: an audit entry was lost: the request ended outside a Tokio runtime, \
-                 so there was nowhere to record it ({n} lost so far)"
-            );
-        }
-    }
-}
-
-/// Logs a failed `record`; counts entries that are gone for good.
-pub(crate) fn report(shared: &Shared, error: &RecordError) {
-    match error {
-        RecordError::NotDurable { .. } | RecordError::Timeout { .. } => {
-            tracing::error!(error = %error, "audit-tower: a strict audit entry was not confirmed");
-        }
-        // The request is refused, and its `refused` entry recorded instead.
-        RecordError::Backlog { .. } | RecordError::Busy { .. } => {
-            tracing::error!(error = %error, "audit-tower: a strict audit entry was refused");
-        }
-        _ => {
-            shared.lost.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %error, "audit-tower: an audit entry could not be recorded");
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn grpc_message_is_percent_decoded() {
-        assert_eq!(percent_decode(b"no%20such%20project"), "no such project");
-        assert_eq!(percent_decode(b"100%"), "100%");
-        assert_eq!(percent_decode(b"%zz%4"), "%zz%4");
-        assert_eq!(percent_decode(b"caf%C3%A9"), "café");
     }
 }
