@@ -10,7 +10,7 @@
 //! `chain.hash` field when serde_json's output is already canonical.
 //!
 //! That fast path relies on the field order that
-//! [`AuditEvent`](crate::AuditEvent) documents: every struct of the event
+//! [`AuditEvent`] documents: every struct of the event
 //! model declares its fields in sorted key order, with `chain` the third key
 //! of an entry.
 

@@ -119,12 +119,14 @@ pub fn diff(before: &Value, after: &Value) -> Vec<Change> {
             (Some(Value::Array(b)), Some(Value::Array(a)))
                 if depth < MAX_DEPTH && b.len() == a.len() =>
             {
-                stack.extend(b.iter().zip(a).enumerate().rev().map(|(i, (bv, av))| PairToCompare {
-                    parent_len: here,
-                    segment: Segment::Index(i),
-                    before: Some(bv),
-                    after: Some(av),
-                    depth: depth + 1,
+                stack.extend(b.iter().zip(a).enumerate().rev().map(|(i, (bv, av))| {
+                    PairToCompare {
+                        parent_len: here,
+                        segment: Segment::Index(i),
+                        before: Some(bv),
+                        after: Some(av),
+                        depth: depth + 1,
+                    }
                 }));
             }
             (Some(b), Some(a)) => {

@@ -190,7 +190,7 @@ impl AuditorBuilder {
     /// When an append fails (a full disk: the error, logged with `tracing`,
     /// reads "no space left on device (the disk is full) appending to the
     /// audit spool file `<file>`: ..."), nothing of it stays in the spool,
-    /// [`Stats::spool_errors`] counts it and the entry is kept in memory
+    /// [`Stats::spool_errors`](super::Stats::spool_errors) counts it and the entry is kept in memory
     /// instead, up to [`queue_capacity`](Self::queue_capacity) per sink;
     /// beyond that callers wait. Appends resume by themselves once there is
     /// space.

@@ -21,7 +21,7 @@ pub enum Delivery {
     /// is still retried and delivered later, like a buffered one. A strict
     /// caller never waits for room: when a sink's queue is full, or the
     /// pipeline stays busy for the strict timeout, the entry is refused
-    /// before it is recorded ([`RecordError::Backlog`], [`RecordError::Busy`]).
+    /// before it is recorded ([`RecordError::Backlog`](super::RecordError::Backlog), [`RecordError::Busy`](super::RecordError::Busy)).
     Strict,
     /// Like `Buffered`, but a full queue drops the entry for that sink instead
     /// of spilling or waiting. Every drop is counted.

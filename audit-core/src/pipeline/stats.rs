@@ -22,7 +22,7 @@ pub struct SinkStats {
     /// Entries waiting in memory.
     pub queue_depth: u64,
     /// The estimated memory they hold, with the batch being written (see
-    /// [`AuditorBuilder::queue_bytes`]).
+    /// [`AuditorBuilder::queue_bytes`](super::AuditorBuilder::queue_bytes)).
     pub queue_bytes: u64,
     /// Entries waiting in the spool.
     pub backlog: u64,

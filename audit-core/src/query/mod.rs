@@ -172,14 +172,14 @@ impl Query {
     }
 
     /// Only entries at or after this time: an [`OffsetDateTime`], a
-    /// [`Duration`] before now, or a [`TimeBound`].
+    /// [`Duration`](std::time::Duration) before now, or a [`TimeBound`].
     #[must_use]
     pub fn since(mut self, bound: impl Into<TimeBound>) -> Self {
         self.since = Some(bound.into());
         self
     }
 
-    /// Only entries before this time: an [`OffsetDateTime`], a [`Duration`]
+    /// Only entries before this time: an [`OffsetDateTime`], a [`Duration`](std::time::Duration)
     /// before now, or a [`TimeBound`].
     #[must_use]
     pub fn until(mut self, bound: impl Into<TimeBound>) -> Self {

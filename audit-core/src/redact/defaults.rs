@@ -18,12 +18,12 @@ pub const DEFAULT_HEADERS: &[&str] = &[
 ];
 
 /// JSON key patterns redacted by default, at any depth, matched by
-/// containment (after normalization; see the [module docs](self)).
+/// containment (after normalization; see the [module docs](crate::redact)).
 ///
 /// Generous on purpose: `token` also redacts `token_count`, `cookie` also
 /// redacts `cookie_consent`. Short patterns that would catch common innocent
 /// words (`pin`, `ssn`, `otp`, `code`) are left out; add them with
-/// [`RedactorBuilder::key`] where your data needs them.
+/// [`RedactorBuilder::key`](super::RedactorBuilder::key) where your data needs them.
 pub const DEFAULT_KEYS: &[&str] = &[
     "password",
     "passwd",

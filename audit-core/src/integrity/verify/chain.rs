@@ -312,7 +312,8 @@ pub(super) fn accept(
         }
     }
     c.entries += 1;
-    c.head = ChainHead { seq: link.seq, id: entry.id, hash: link.hash.clone(), prev: link.prev.clone() };
+    c.head =
+        ChainHead { seq: link.seq, id: entry.id, hash: link.hash.clone(), prev: link.prev.clone() };
     Step::Accept
 }
 
@@ -409,7 +410,12 @@ pub(super) fn duplicate_problem(chain: Uuid, seq: u64, inserted: Uuid, genuine: 
 }
 
 /// `broken` does not link to `head`, and `why` shows that `broken` is the intruder.
-pub(super) fn misfit_problem(chain: Uuid, head: &ChainHead, broken: &ChainHead, why: &str) -> Problem {
+pub(super) fn misfit_problem(
+    chain: Uuid,
+    head: &ChainHead,
+    broken: &ChainHead,
+    why: &str,
+) -> Problem {
     Problem {
         chain,
         seq: broken.seq,

@@ -78,7 +78,7 @@ impl VerifyOptions {
 /// Feed every entry of a store with [`push`](Self::push), in store order (the
 /// chains may be interleaved; within a chain, entries must come in seq order),
 /// then call [`finish`](Self::finish). Memory use depends on the number of
-/// chains, not of entries. See the [module docs](self#verification) for what is
+/// chains, not of entries. See the [module docs](crate::integrity#verification) for what is
 /// checked and how problems are classified.
 ///
 /// ```

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// What kind of problem verification found; see the [module docs](self#problem-kinds).
+/// What kind of problem verification found; see the [module docs](crate::integrity#problem-kinds).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -29,7 +29,7 @@ pub enum ProblemKind {
     /// algorithm, or more entries than the genesis promises passed without a
     /// checkpoint.
     MissingSignature,
-    /// With [`VerifyOptions::require_sealed`]: a chain does not end with a
+    /// With [`VerifyOptions::require_sealed`](super::VerifyOptions::require_sealed): a chain does not end with a
     /// closing checkpoint.
     TruncatedTail,
     /// An entry that cannot be checked: no chain link where one is needed, a
@@ -108,7 +108,7 @@ pub struct ChainSummary {
     pub last_seq: u64,
     /// `Some(first_seq)` when the chain does not start with its genesis entry
     /// (older entries were removed by retention): verification is anchored at
-    /// its oldest kept checkpoint, see the [module docs](self#chains-that-start-later).
+    /// its oldest kept checkpoint, see the [module docs](crate::integrity#chains-that-start-later).
     pub starts_at: Option<u64>,
     /// How many entries it has, checkpoints included.
     pub entries: u64,
