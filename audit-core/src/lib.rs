@@ -33,6 +33,7 @@
 
 pub mod diff;
 pub mod event;
+pub mod filter;
 pub mod integrity;
 pub mod query;
 pub mod redact;
