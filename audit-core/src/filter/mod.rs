@@ -173,6 +173,9 @@ mod literal;
 mod parse;
 mod pattern;
 
+#[cfg(test)]
+mod tests;
+
 pub use ast::{Condition, Field, Filter, JsonPath, JsonRoot, ResourceRef, Test, Value};
 pub use error::{ParseError, ParseErrorKind};
 pub use eval::category;
