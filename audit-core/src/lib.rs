@@ -33,6 +33,7 @@
 
 pub mod canonical;
 pub mod diff;
+pub mod filter;
 pub mod integrity;
 pub mod json;
 pub mod model;
