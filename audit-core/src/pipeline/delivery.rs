@@ -5,26 +5,83 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-/// When `record` returns, and what happens when a sink cannot keep up.
+/// When [`Auditor::record`](super::Auditor::record) returns, and what happens when a sink cannot keep up.
+///
+/// `record` enriches the entry (UUIDv7 id, microsecond UTC time, service
+/// identity, a one-sentence description), redacts it, gives it the next place
+/// in the chain and hands it to one bounded queue per sink. Each sink has its
+/// own batching worker, so a slow sink never holds back a fast one. The mode
+/// decides the rest:
+///
+/// | mode | `record` returns | full queue | failing sink |
+/// |---|---|---|---|
+/// | [`Buffered`](Self::Buffered) (default) | once queued (and spooled, with a spool) | spills to the spool, or the caller waits | retried with exponential backoff and jitter until it recovers |
+/// | [`Strict`](Self::Strict) | once every sink has written it, or with an error | refused at once ([`RecordError::Backlog`](super::RecordError::Backlog)), nothing recorded | the caller gets [`RecordError::NotDurable`](super::RecordError::NotDurable) at the first failure; the entry is still retried |
+/// | [`BestEffort`](Self::BestEffort) | once queued | dropped for that sink, and counted | retried |
+///
+/// A queue is full at [`AuditorBuilder::queue_capacity`](super::AuditorBuilder::queue_capacity) entries (default
+/// 8192) or [`AuditorBuilder::queue_bytes`](super::AuditorBuilder::queue_bytes) of memory (default 64 MiB),
+/// whichever comes first; each entry counts an estimate of what it holds, so
+/// entries with large bodies cannot take 8192 times their size.
+///
+/// No mode loses an entry without counting it: [`Auditor::stats`](super::Auditor::stats) reports,
+/// per sink, the entries recorded, written, retried, failed (permanently
+/// rejected), spooled, replayed and dropped, the queue depth (entries and
+/// estimated bytes), the spool backlog and `spool_errors`; the `metrics`
+/// feature publishes the same counters through the `metrics` facade.
+///
+/// # What a crash can lose
+///
+/// "Acknowledged" means `record` returned `Ok`.
+///
+/// - `Buffered` with a spool ([`AuditorBuilder::spool_dir`](super::AuditorBuilder::spool_dir)): nothing
+///   acknowledged while the spool was writable. The entry is appended to the
+///   spool with one `write(2)` before `record` returns and is replayed to
+///   every sink after a restart; [`AuditorBuilder::spool_fsync`](super::AuditorBuilder::spool_fsync) extends that
+///   to power loss. When a spool write fails (a full disk), the entry is kept
+///   in memory up to the queue's bound instead, `stats().spool_errors` counts
+///   it, and a crash before it is written loses it.
+/// - `Buffered` without a spool, and `BestEffort`: what was still queued in
+///   memory, or in a batch being written.
+/// - `Strict`: nothing acknowledged, since it acknowledges only entries that
+///   every sink has written.
+///
+/// Delivery is at least once: after a restart the batch that was being
+/// written is written again, so every [`Sink`](crate::sink::Sink) must be idempotent by entry
+/// id. SECURITY.md has the same as a table, with what a power loss adds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Delivery {
-    /// `record` returns once the entry is queued (and in the spool, when one is
-    /// configured). A full queue spills to the spool, or makes the caller wait
-    /// when there is none. A failing sink is retried with backoff until it
-    /// recovers. Never drops.
+    /// `record` returns once the entry is queued, and in the spool when one
+    /// is configured. A full queue spills to the spool, or makes the caller
+    /// wait (backpressure) when there is none. A failing sink is retried with
+    /// exponential backoff and jitter ([`RetryPolicy`]) until it recovers;
+    /// meanwhile its entries wait in the spool or in memory and are written
+    /// in chain order. Never drops.
     #[default]
     Buffered,
-    /// `record` returns once every sink has written the entry, and returns an
-    /// error when one cannot (down, rejecting, or not within the strict
-    /// timeout). Fail-closed: the caller should refuse the operation. The entry
-    /// is still retried and delivered later, like a buffered one. A strict
-    /// caller never waits for room: when a sink's queue is full, or the
-    /// pipeline stays busy for the strict timeout, the entry is refused
-    /// before it is recorded ([`RecordError::Backlog`](super::RecordError::Backlog), [`RecordError::Busy`](super::RecordError::Busy)).
+    /// Fail-closed: `record` returns once every sink has written the entry,
+    /// and returns an error when one cannot, so that the caller refuses the
+    /// operation. `audit_tower::AuditLayer` then answers 503 (HTTP) or `UNAVAILABLE`
+    /// (gRPC) without running the handler.
+    ///
+    /// - A failing sink gives [`RecordError::NotDurable`](super::RecordError::NotDurable) at the first failed
+    ///   attempt, not after the retries; the entry is still retried and
+    ///   delivered later, like a buffered one.
+    /// - A sink that does not answer within the strict timeout gives an
+    ///   error too.
+    /// - A strict caller never waits for room: when a sink's queue is full
+    ///   the entry is refused before it is sequenced
+    ///   ([`RecordError::Backlog`](super::RecordError::Backlog)), and when buffered callers ahead of it
+    ///   hold the pipeline for the strict timeout it gives up
+    ///   ([`RecordError::Busy`](super::RecordError::Busy)). Nothing was sequenced, so the chain has no
+    ///   gap.
+    ///
+    /// With a spool the entry is spooled as well.
     Strict,
-    /// Like `Buffered`, but a full queue drops the entry for that sink instead
-    /// of spilling or waiting. Every drop is counted.
+    /// Like `Buffered`, but a full queue drops the entry for that sink
+    /// instead of spilling or waiting. Every drop is counted
+    /// (`stats().dropped`). A failing sink is retried.
     BestEffort,
 }
 
