@@ -12,9 +12,10 @@ use tokio::sync::oneshot;
 
 use super::config::Config;
 use super::maintenance::{self, Job};
-use super::retention::{REPORT_CAPACITY, ReportSender, RetentionEvents, RetentionReport};
+use super::retention::{RetentionEvents, RetentionReport, WORDING};
 use super::writer::{Encoded, Writer};
 use super::{FileSinkBuilder, FileSinkError, FileStore};
+use crate::retention::{self, EventsSlot};
 
 /// A sink that writes JSON Lines files in a directory; see the
 /// [module docs](super) for the layout, durability, recovery and retention.
@@ -34,8 +35,7 @@ struct Shared {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The retention reports, until [`FileSink::retention_events`] takes them.
-    events: Mutex<Option<RetentionEvents>>,
-    events_taken: Arc<AtomicBool>,
+    events: EventsSlot<RetentionReport>,
     closed: AtomicBool,
 }
 
@@ -69,12 +69,10 @@ impl FileSink {
     pub(crate) fn open(config: Config) -> Result<Self, FileSinkError> {
         let config = Arc::new(config);
         let (writer, pending) = Writer::open(config.clone())?;
-        let (report_tx, report_rx) = tokio::sync::mpsc::channel(REPORT_CAPACITY);
-        let taken = Arc::new(AtomicBool::new(false));
+        let (reports, events) = retention::channel(WORDING);
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let thread = {
             let config = config.clone();
-            let reports = ReportSender::new(report_tx, taken.clone());
             std::thread::Builder::new()
                 .name("audit-file-sink".to_owned())
                 .spawn(move || maintenance::run(config, jobs_rx, reports))
@@ -93,8 +91,7 @@ impl FileSink {
                 writer: Mutex::new(writer),
                 jobs: Mutex::new(Some(jobs_tx)),
                 thread: Mutex::new(Some(thread)),
-                events: Mutex::new(Some(RetentionEvents { rx: report_rx })),
-                events_taken: taken,
+                events,
                 closed: AtomicBool::new(false),
             }),
         })
@@ -112,11 +109,7 @@ impl FileSink {
     /// Take them before handing the sink to the auditor, and spawn
     /// [`RetentionEvents::record_into`] once the auditor is built.
     pub fn retention_events(&self) -> Option<RetentionEvents> {
-        let events = lock(&self.shared.events).take();
-        if events.is_some() {
-            self.shared.events_taken.store(true, Ordering::SeqCst);
-        }
-        events
+        self.shared.events.take()
     }
 
     /// Applies retention now, after the compressions and retention runs

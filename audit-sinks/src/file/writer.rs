@@ -15,9 +15,8 @@ use uuid::Uuid;
 
 use super::config::{Config, Fsync};
 use super::names::{self, CORRUPT_SUFFIX, Segment};
-use super::read::{self, Line};
+use super::read::{self, EntryStub, Line};
 use super::recent::{IdSet, RecentIds};
-use super::retention::EntryHead;
 use super::{FileSinkError, fsutil};
 
 /// A batch ready to write, made on the caller's task: each entry's id and
@@ -180,8 +179,8 @@ impl Writer {
                     if line != Line::Complete {
                         continue;
                     }
-                    if let Ok(head) = serde_json::from_slice::<EntryHead>(&buf) {
-                        ids.push(head.id);
+                    if let Ok(stub) = serde_json::from_slice::<EntryStub>(&buf) {
+                        ids.push(stub.id);
                     }
                 }
                 Ok(())
@@ -414,7 +413,7 @@ fn recover(path: &Path, keep: usize) -> Result<(File, u64, Vec<Uuid>), FileSinkE
         std::mem::swap(&mut buf, &mut last);
         let id = match line {
             Line::TooLong => None,
-            _ => serde_json::from_slice::<EntryHead>(&last).ok().map(|h| h.id),
+            _ => serde_json::from_slice::<EntryStub>(&last).ok().map(|h| h.id),
         };
         if let Some(id) = id {
             ids.push_back(id);

@@ -240,9 +240,11 @@ pub mod query_plans;
 pub use config::PostgresSinkBuilder;
 pub use error::PostgresError;
 pub use migrate::{MigrateReport, SCHEMA_VERSION, migrate, migrate_url};
-pub use retention::{
-    ChainSpan, DroppedPartition, RETENTION_EVENT, RetentionEvents, RetentionReport, RetentionRule,
-};
+#[cfg(test)]
+pub(crate) use retention::WORDING as RETENTION_WORDING;
+pub use retention::{DroppedPartition, RetentionEvents, RetentionReport, RetentionRule};
 pub use sink::PostgresSink;
 pub use sqlx::postgres::PgPool;
 pub use store::PostgresStore;
+
+pub use crate::retention::{ChainSpan, RETENTION_EVENT};
