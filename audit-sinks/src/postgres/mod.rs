@@ -75,6 +75,8 @@
 //! | `request`, `response`, `changes`, `metadata` | `jsonb` | for ad-hoc SQL; `NULL` with [`detail_columns(false)`](PostgresSinkBuilder::detail_columns) |
 //! | `entry` | `json` | the complete entry as the sink serialized it |
 //!
+//! [`COLUMNS`] lists the columns the sink writes, in its order.
+//!
 //! The store rebuilds entries from `entry` only. It is `json`, not `jsonb`:
 //! `jsonb` reorders keys and normalizes numbers, while `json` keeps the text
 //! verbatim, so an entry reads back identical and its chain hash verifies.
@@ -243,6 +245,7 @@ pub use migrate::{MigrateReport, SCHEMA_VERSION, migrate, migrate_url};
 #[cfg(test)]
 pub(crate) use retention::WORDING as RETENTION_WORDING;
 pub use retention::{DroppedPartition, RetentionEvents, RetentionReport, RetentionRule};
+pub use row::COLUMNS;
 pub use sink::PostgresSink;
 pub use sqlx::postgres::PgPool;
 pub use store::PostgresStore;
