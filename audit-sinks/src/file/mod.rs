@@ -144,10 +144,12 @@
 mod config;
 mod error;
 mod fsutil;
+mod lines;
 mod maintenance;
 mod names;
 mod read;
 mod recent;
+mod reopen;
 mod retention;
 mod sink;
 mod store;

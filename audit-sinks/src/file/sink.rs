@@ -11,9 +11,10 @@ use audit_core::{AuditEvent, EncodedBatch, Sink, SinkError};
 use tokio::sync::oneshot;
 
 use super::config::Config;
+use super::lines::Encoded;
 use super::maintenance::{self, Job};
 use super::retention::{RetentionEvents, RetentionReport, WORDING};
-use super::writer::{Encoded, Writer};
+use super::writer::Writer;
 use super::{FileSinkBuilder, FileSinkError, FileStore};
 use crate::retention::{self, EventsSlot};
 
@@ -68,7 +69,7 @@ impl FileSink {
 
     pub(crate) fn open(config: Config) -> Result<Self, FileSinkError> {
         let config = Arc::new(config);
-        let (writer, pending) = Writer::open(config.clone())?;
+        let (writer, unfinished) = Writer::open(config.clone())?;
         let (reports, events) = retention::channel(WORDING);
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let thread = {
@@ -78,7 +79,7 @@ impl FileSink {
                 .spawn(move || maintenance::run(config, jobs_rx, reports))
                 .map_err(FileSinkError::Thread)?
         };
-        for segment in pending.compress {
+        for segment in unfinished.compress {
             let _ = jobs_tx.send(Job::Compress(segment));
         }
         // Files may have aged out while the service was down.
