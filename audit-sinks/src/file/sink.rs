@@ -26,10 +26,11 @@ use crate::retention::{self, EventsSlot};
 /// handing the sink to the auditor.
 #[derive(Clone)]
 pub struct FileSink {
-    shared: Arc<Shared>,
+    shared: Arc<FileSinkState>,
 }
 
-struct Shared {
+/// The state of a sink, shared by its clones.
+struct FileSinkState {
     config: Arc<Config>,
     writer: Mutex<Writer>,
     /// The maintenance thread's queue; `None` once shut down.
@@ -87,7 +88,7 @@ impl FileSink {
             let _ = jobs_tx.send(Job::StartupRetention);
         }
         Ok(Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(FileSinkState {
                 config,
                 writer: Mutex::new(writer),
                 jobs: Mutex::new(Some(jobs_tx)),

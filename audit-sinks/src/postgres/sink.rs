@@ -30,10 +30,11 @@ use crate::retention::{EventsSlot, ReportSender};
 /// handing the sink to the auditor.
 #[derive(Clone)]
 pub struct PostgresSink {
-    shared: Arc<Shared>,
+    shared: Arc<PostgresSinkState>,
 }
 
-struct Shared {
+/// The state of a sink, shared by its clones.
+struct PostgresSinkState {
     config: PostgresSinkBuilder,
     pool: PgPool,
     /// Whether the sink opened the pool (and so closes it at shutdown).
@@ -100,7 +101,7 @@ impl PostgresSink {
         check_schema(&pool, &target).await?;
         let (reports, events) = crate::retention::channel(WORDING);
         let sink = Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(PostgresSinkState {
                 config,
                 pool,
                 owns_pool,
@@ -165,7 +166,7 @@ impl PostgresSink {
     }
 }
 
-impl Shared {
+impl PostgresSinkState {
     fn ahead(&self) -> impl Iterator<Item = Month> {
         Month::of(OffsetDateTime::now_utc()).with_next(self.config.partitions_ahead)
     }
@@ -290,7 +291,7 @@ enum Rows {
 /// sink did both once when it started), until the sink shuts down or is
 /// dropped. Holds the sink only while it works, so that dropping every clone
 /// ends it.
-async fn maintenance(shared: Weak<Shared>, stop: Arc<Notify>, interval: Duration) {
+async fn maintenance(shared: Weak<PostgresSinkState>, stop: Arc<Notify>, interval: Duration) {
     loop {
         tokio::select! {
             () = stop.notified() => return,
