@@ -116,9 +116,9 @@ impl PostgresSinkBuilder {
     ///
     /// They repeat parts of the `entry` column, for ad-hoc SQL; the store
     /// never reads them. With `false` they are left `NULL`, which saves the
-    /// database parsing, compressing and storing four `jsonb` values per row:
-    /// about 40% of its time per row in a measurement on 20 000 rows of a
-    /// 1.6 KB entry, and about as much space. Ad-hoc SQL then reads the view
+    /// database parsing, compressing and storing four `jsonb` values per row,
+    /// a large part of its time and space per row (audit-bench's Postgres
+    /// scenario measures it). Ad-hoc SQL then reads the view
     /// `audit_events_details` (schema version 3), whose `request_json`,
     /// `response_json`, `changes_json` and `metadata_json` come from the
     /// column where there is one and from `entry` otherwise, so queries work

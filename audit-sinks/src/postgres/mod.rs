@@ -91,8 +91,8 @@
 //! else from `entry`. Ad-hoc SQL that reads those parts should use it, so
 //! that it also sees rows written with
 //! [`detail_columns(false)`](PostgresSinkBuilder::detail_columns), which
-//! leaves the four columns `NULL` to save the database their cost (about
-//! 40% of its work per row).
+//! leaves the four columns `NULL` to save the database their cost (a large
+//! part of its work per row; the benchmark measures it).
 //!
 //! A row holds the entry twice (verbatim in `entry`, and in parts in the
 //! `jsonb` columns), a few KB that PostgreSQL compresses. Schema version 2
