@@ -32,6 +32,8 @@
 //! ```
 //!
 //! Read the entries back with [`file::FileStore`], or with the `audit` CLI.
+//! What the retention of the file and Postgres stores has in common (the
+//! `audit.retention` entry, [`retention::RetentionEvents`]) is in [`retention`].
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 #[cfg(feature = "file")]
@@ -40,6 +42,8 @@ pub mod file;
 pub mod otlp;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(any(feature = "file", feature = "postgres"))]
+pub mod retention;
 #[cfg(feature = "stdout")]
 pub mod stdout;
 #[cfg(feature = "webhook")]

@@ -4,13 +4,14 @@
 
 mod postgres_support;
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use audit_core::integrity::{Verifier, VerifyOptions};
 use audit_core::store::AuditStore as _;
 use audit_core::{Auditor, SigningKey, Sink as _};
 use audit_sinks::postgres::{PostgresError, PostgresSink, RETENTION_EVENT, RetentionRule};
-use postgres_support::{TestDb, chain_at, month_start, scan_all};
+use postgres_support::{TestDb, chain_at, entry_at, month_start, scan_all};
 use time::OffsetDateTime;
 
 #[tokio::test]
@@ -113,4 +114,55 @@ async fn retention_needs_a_policy() {
     let report = sink.store().purge(OffsetDateTime::now_utc(), false).await.unwrap();
     assert_eq!(report.removed, 0);
     sink.shutdown().await.unwrap();
+}
+
+/// What the test's subscriber writes.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn count(&self, needle: &str) -> usize {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).matches(needle).count()
+    }
+}
+
+#[tokio::test]
+async fn the_sink_warns_when_nobody_receives_its_retention_reports() {
+    const NOBODY: &str = "but nothing receives PostgresSink::retention_events()";
+    let logs = Logs::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The test runtime has one thread, so the sink's maintenance task logs here too.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let db = TestDb::migrated().await;
+    let sink = PostgresSink::builder()
+        .retention(Duration::from_secs(30 * 24 * 3600))
+        .maintenance_interval(Duration::from_millis(50))
+        .connect(&db.url)
+        .await
+        .unwrap();
+    // Written after start-up: its month is dropped by the next maintenance run.
+    sink.write(audit_core::Batch::new(&[entry_at(1, month_start(-14))])).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while logs.count(NOBODY) == 0 {
+        assert!(Instant::now() < deadline, "no warning that nobody receives the reports");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(scan_all(&sink.store()).await.is_empty(), "the old month was dropped");
+    sink.shutdown().await.unwrap();
+    assert_eq!(logs.count(NOBODY), 1);
 }

@@ -1,7 +1,9 @@
 //! [`FileSinkError`]: why a file sink could not be opened or maintained.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use audit_core::SinkError;
 
 /// Why a [`FileSink`](super::FileSink) could not be built, or retention could
 /// not be applied.
@@ -67,4 +69,26 @@ impl FileSinkError {
     pub(crate) fn file(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Self::File { action, path: path.into(), source }
     }
+}
+
+/// A transient sink error for an I/O failure on `path`, saying what to do.
+pub(crate) fn io_error(doing: &str, path: &Path, e: io::Error) -> SinkError {
+    let path = path.display();
+    let message = match e.kind() {
+        io::ErrorKind::StorageFull => format!(
+            "no space left on device {doing} {path}; the entries stay queued and are retried: \
+             free space on that volume or move the audit log directory"
+        ),
+        io::ErrorKind::QuotaExceeded => format!(
+            "disk quota exceeded {doing} {path}; the entries stay queued and are retried: raise \
+             the quota or free space"
+        ),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => format!(
+            "permission denied {doing} {path}: {e}; the entries stay queued and are retried: \
+             check the owner and mode of the file and its directory"
+        ),
+        _ => format!("I/O error {doing} {path}: {e}; the entries stay queued and are retried"),
+    };
+    // No file system failure is the batch's fault: every one is worth retrying.
+    SinkError::transient(message).with_source(e)
 }

@@ -13,8 +13,9 @@ use tokio::sync::oneshot;
 
 use super::config::Config;
 use super::names::Segment;
-use super::retention::{self, ReportSender, RetentionReport};
+use super::retention::{self, RetentionReport};
 use super::{FileSinkError, fsutil};
+use crate::retention::ReportSender;
 
 /// Work for the maintenance thread.
 #[derive(Debug)]
@@ -36,7 +37,11 @@ fn age_check_interval(max_age: Duration) -> Duration {
 }
 
 /// The thread's loop; returns when every job sender is dropped.
-pub(crate) fn run(config: Arc<Config>, jobs: Receiver<Job>, mut reports: ReportSender) {
+pub(crate) fn run(
+    config: Arc<Config>,
+    jobs: Receiver<Job>,
+    mut reports: ReportSender<RetentionReport>,
+) {
     let interval = config.max_age.map(age_check_interval);
     let mut next_check = interval.map(|i| Instant::now() + i);
     loop {

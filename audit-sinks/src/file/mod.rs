@@ -144,10 +144,12 @@
 mod config;
 mod error;
 mod fsutil;
+mod lines;
 mod maintenance;
 mod names;
 mod read;
 mod recent;
+mod reopen;
 mod retention;
 mod sink;
 mod store;
@@ -155,8 +157,10 @@ mod writer;
 
 pub use config::{FileSinkBuilder, Fsync};
 pub use error::FileSinkError;
-pub use retention::{
-    ChainSpan, RETENTION_EVENT, RemovedFile, RetentionEvents, RetentionReport, RetentionRule,
-};
+#[cfg(test)]
+pub(crate) use retention::WORDING as RETENTION_WORDING;
+pub use retention::{RemovedFile, RetentionEvents, RetentionReport, RetentionRule};
 pub use sink::FileSink;
 pub use store::FileStore;
+
+pub use crate::retention::{ChainSpan, RETENTION_EVENT};

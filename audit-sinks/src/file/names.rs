@@ -78,7 +78,7 @@ fn parse_stem(stem: &str) -> Option<(u64, OffsetDateTime)> {
 
 /// What kind of log file a directory entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub(crate) enum FileKind {
     Plain,
     Gz,
     GzTmp,
@@ -86,13 +86,13 @@ pub(crate) enum Kind {
 
 /// Classifies a file name of the log directory; `None` for anything else
 /// (`.corrupt` files, files of other programs).
-pub(crate) fn classify(name: &str) -> Option<(u64, OffsetDateTime, String, Kind)> {
+pub(crate) fn classify(name: &str) -> Option<(u64, OffsetDateTime, String, FileKind)> {
     let (stem, kind) = if let Some(stem) = name.strip_suffix(GZ_TMP_EXT) {
-        (stem, Kind::GzTmp)
+        (stem, FileKind::GzTmp)
     } else if let Some(stem) = name.strip_suffix(GZ_EXT) {
-        (stem, Kind::Gz)
+        (stem, FileKind::Gz)
     } else if let Some(stem) = name.strip_suffix(PLAIN_EXT) {
-        (stem, Kind::Plain)
+        (stem, FileKind::Plain)
     } else {
         return None;
     };
@@ -110,7 +110,7 @@ pub(crate) fn list(dir: &Path) -> io::Result<(Vec<Segment>, Vec<PathBuf>)> {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let Some((seq, start, stem, kind)) = classify(name) else { continue };
-        if kind == Kind::GzTmp {
+        if kind == FileKind::GzTmp {
             leftovers.push(entry.path());
             continue;
         }
@@ -122,9 +122,9 @@ pub(crate) fn list(dir: &Path) -> io::Result<(Vec<Segment>, Vec<PathBuf>)> {
             gz: false,
         });
         match kind {
-            Kind::Plain => segment.plain = true,
-            Kind::Gz => segment.gz = true,
-            Kind::GzTmp => {}
+            FileKind::Plain => segment.plain = true,
+            FileKind::Gz => segment.gz = true,
+            FileKind::GzTmp => {}
         }
     }
     Ok((segments.into_values().collect(), leftovers))
@@ -148,9 +148,9 @@ mod tests {
     #[test]
     fn classify_knows_every_kind() {
         let s = "audit-00000001-20250106T000000.000000Z";
-        assert_eq!(classify(&format!("{s}.jsonl")).map(|c| c.3), Some(Kind::Plain));
-        assert_eq!(classify(&format!("{s}.jsonl.gz")).map(|c| c.3), Some(Kind::Gz));
-        assert_eq!(classify(&format!("{s}.jsonl.gz.tmp")).map(|c| c.3), Some(Kind::GzTmp));
+        assert_eq!(classify(&format!("{s}.jsonl")).map(|c| c.3), Some(FileKind::Plain));
+        assert_eq!(classify(&format!("{s}.jsonl.gz")).map(|c| c.3), Some(FileKind::Gz));
+        assert_eq!(classify(&format!("{s}.jsonl.gz.tmp")).map(|c| c.3), Some(FileKind::GzTmp));
         assert_eq!(classify(&format!("{s}.jsonl.corrupt")), None);
         assert_eq!(classify("audit-x-20250106T000000.000000Z.jsonl"), None);
         assert_eq!(classify("notes.jsonl"), None);

@@ -5,7 +5,11 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use audit_core::json::rfc3339_micros;
 use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
 
 use super::names::Segment;
 
@@ -22,6 +26,24 @@ pub(crate) enum Line {
     Unterminated,
     /// Longer than [`MAX_LINE`]; skipped up to its newline (or the end).
     TooLong,
+}
+
+/// An entry read only as far as its id, time and place in its chain: enough
+/// to summarize a file and to know the ids written, without parsing the rest.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EntryStub {
+    pub(crate) id: Uuid,
+    #[serde(with = "rfc3339_micros")]
+    pub(crate) time: OffsetDateTime,
+    #[serde(default)]
+    pub(crate) chain: Option<ChainPosition>,
+}
+
+/// Where an entry is in its chain: the `id` and `seq` of its `chain` field.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ChainPosition {
+    pub(crate) id: Uuid,
+    pub(crate) seq: u64,
 }
 
 /// Reads lines of at most [`MAX_LINE`] bytes.

@@ -1,27 +1,29 @@
-//! Retention: which old files go, what they held, and the `audit.retention`
-//! entry that records it.
+//! Retention of the file store: which old files go, what they held, and
+//! the report that the `audit.retention` entry is made of.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use audit_core::AuditEventBuilder;
 use audit_core::json::rfc3339_micros;
-use audit_core::{Action, Actor, AuditEvent, AuditEventBuilder, Auditor, Resource};
-use serde::Deserialize;
 use serde_json::json;
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use super::FileSinkError;
 use super::fsutil;
 use super::names::{self, Segment};
-use super::read::{self, Line};
+use super::read::{self, EntryStub, Line};
+use crate::retention::{self as shared, ChainSpan, Report, Wording};
 
-/// The event name of the entry that records a retention run.
-pub const RETENTION_EVENT: &str = "audit.retention";
+/// How the file sink's reports are spoken of in the logs.
+pub(crate) const WORDING: Wording =
+    Wording { removed: "removed audit log files", events_method: "FileSink::retention_events()" };
+
+/// The receiving end of the retention reports of a [`FileSink`](super::FileSink):
+/// one report for each retention run that removed files. See
+/// [`RetentionEvents`](crate::retention::RetentionEvents).
+pub type RetentionEvents = shared::RetentionEvents<RetentionReport>;
 
 /// What a retention run (or a purge) removed, or with `dry_run` would remove.
 ///
@@ -60,18 +62,6 @@ pub struct RemovedFile {
     pub chains: Vec<ChainSpan>,
     /// Why it was removed.
     pub rule: RetentionRule,
-}
-
-/// The seqs of one chain held by a removed file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ChainSpan {
-    /// The chain (`chain.id`).
-    pub chain: Uuid,
-    /// Its lowest seq in the file.
-    pub first_seq: u64,
-    /// Its highest seq in the file.
-    pub last_seq: u64,
 }
 
 /// Why a file was removed.
@@ -135,12 +125,8 @@ impl RetentionReport {
             .map(|f| {
                 let rule = match f.rule {
                     RetentionRule::MaxFiles(n) => json!({"rule": "max_files", "max_files": n}),
-                    RetentionRule::MaxAge(age) => {
-                        json!({"rule": "max_age", "max_age_secs": age.as_secs()})
-                    }
-                    RetentionRule::Purge(before) => {
-                        json!({"rule": "purge", "before": rfc3339_micros::format(before)})
-                    }
+                    RetentionRule::MaxAge(age) => shared::max_age_json(age),
+                    RetentionRule::Purge(before) => shared::purge_json(before),
                 };
                 json!({
                     "name": f.name,
@@ -149,155 +135,53 @@ impl RetentionReport {
                     "unreadable_lines": f.unreadable_lines,
                     "oldest": f.oldest.map(rfc3339_micros::format),
                     "newest": f.newest.map(rfc3339_micros::format),
-                    "chains": f.chains.iter().map(|c| json!({
-                        "chain": c.chain.to_string(),
-                        "first_seq": c.first_seq,
-                        "last_seq": c.last_seq,
-                    })).collect::<Vec<_>>(),
+                    "chains": shared::chains_json(&f.chains),
                     "removed_because": rule,
                 })
             })
             .collect();
         let what = if self.dry_run { "would remove" } else { "removed" };
-        AuditEvent::builder(RETENTION_EVENT)
-            .action(Action::Delete)
-            .actor(Actor::system("audit-retention"))
-            .resource(Resource::new("audit_log", dir.clone()))
-            .description(format!(
-                "retention {what} {} audit log file{} with {} entries from {dir}",
-                self.files.len(),
-                if self.files.len() == 1 { "" } else { "s" },
-                self.entries()
-            ))
-            .metadata(
-                "retention",
-                json!({
-                    "dir": dir,
-                    "dry_run": self.dry_run,
-                    "files": files,
-                    "entries": self.entries(),
-                    "bytes": self.bytes(),
-                }),
-            )
+        let description = format!(
+            "retention {what} {} audit log file{} with {} entries from {dir}",
+            self.files.len(),
+            if self.files.len() == 1 { "" } else { "s" },
+            self.entries()
+        );
+        let metadata = json!({
+            "dir": dir,
+            "dry_run": self.dry_run,
+            "files": files,
+            "entries": self.entries(),
+            "bytes": self.bytes(),
+        });
+        shared::event(&dir, description, metadata)
     }
 }
 
-/// The receiving end of the retention reports of a [`FileSink`](super::FileSink):
-/// one report for each retention run that removed files.
-///
-/// The sink cannot record the `audit.retention` entry itself: an entry it
-/// wrote on its own would have no place in the hash chain (verification
-/// would flag it as inserted), and recording through the auditor from inside
-/// the sink would wait on the sink's own queue. So the sink reports here, and
-/// a task of the application records each report through the auditor, which
-/// chains it like any other entry: spawn [`record_into`](Self::record_into).
-///
-/// Reports wait here (up to 1024) until they are received; the channel
-/// closes when the sink shuts down.
-#[derive(Debug)]
-pub struct RetentionEvents {
-    pub(crate) rx: mpsc::Receiver<RetentionReport>,
-}
-
-impl RetentionEvents {
-    /// The next report; `None` once the sink is shut down and every report
-    /// was received.
-    pub async fn recv(&mut self) -> Option<RetentionReport> {
-        self.rx.recv().await
+impl Report for RetentionReport {
+    fn event(&self) -> AuditEventBuilder {
+        self.event()
     }
 
-    /// A report if one is waiting, without waiting.
-    pub fn try_recv(&mut self) -> Option<RetentionReport> {
-        self.rx.try_recv().ok()
+    fn is_empty(&self) -> bool {
+        self.is_empty()
     }
 
-    /// Records an `audit.retention` entry ([`RetentionReport::event`]) through
-    /// `auditor` for every report, until the sink shuts down. Spawn it:
-    /// `tokio::spawn(events.record_into(auditor.clone()))`.
-    ///
-    /// A report that cannot be recorded (the auditor is shutting down) is
-    /// logged with `tracing::error!`, with what was removed.
-    pub async fn record_into(mut self, auditor: Auditor) {
-        while let Some(report) = self.recv().await {
-            if let Err(e) = auditor.record(report.event()).await {
-                tracing::error!(
-                    dir = %report.dir.display(),
-                    files = ?report.files.iter().map(|f| &f.name).collect::<Vec<_>>(),
-                    entries = report.entries(),
-                    error = %e,
-                    "retention removed audit log files, but the audit.retention entry could not be recorded"
-                );
-            }
-        }
-    }
-}
-
-/// The sending end, held by the maintenance thread.
-#[derive(Debug)]
-pub(crate) struct ReportSender {
-    pub(crate) tx: mpsc::Sender<RetentionReport>,
-    /// Whether [`FileSink::retention_events`](super::FileSink::retention_events) was called.
-    pub(crate) taken: Arc<AtomicBool>,
-    warned: bool,
-}
-
-/// How many reports wait for a receiver.
-pub(crate) const REPORT_CAPACITY: usize = 1024;
-
-impl ReportSender {
-    pub(crate) fn new(tx: mpsc::Sender<RetentionReport>, taken: Arc<AtomicBool>) -> Self {
-        Self { tx, taken, warned: false }
+    fn is_dry_run(&self) -> bool {
+        self.dry_run
     }
 
-    /// Queues a report for [`RetentionEvents`]; `warn` whether to say so when
-    /// nobody has taken them yet.
-    pub(crate) fn send(&mut self, report: RetentionReport, warn: bool) {
-        if report.is_empty() {
-            return;
-        }
-        if warn && !self.taken.load(Ordering::SeqCst) && !self.warned {
-            self.warned = true;
-            tracing::warn!(
-                dir = %report.dir.display(),
-                "retention removed audit log files, but nothing receives FileSink::retention_events(): \
-                 no audit.retention entry is recorded until a task does (see RetentionEvents::record_into)"
-            );
-        }
-        let files = report.files.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
-        let entries = report.entries();
-        match self.tx.try_send(report) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => tracing::error!(
-                ?files,
-                entries,
-                "retention removed audit log files, but {REPORT_CAPACITY} retention reports are \
-                 already waiting to be recorded: this one is only logged here"
-            ),
-            Err(mpsc::error::TrySendError::Closed(_)) => tracing::error!(
-                ?files,
-                entries,
-                "retention removed audit log files, but the RetentionEvents receiver was dropped: \
-                 no audit.retention entry is recorded for them"
-            ),
-        }
+    fn entries(&self) -> u64 {
+        self.entries()
     }
-}
 
-/// The first fields of an entry: enough to summarize a file and to know the
-/// ids written, without parsing the rest.
-#[derive(Debug, Deserialize)]
-pub(crate) struct EntryHead {
-    pub(crate) id: Uuid,
-    #[serde(with = "rfc3339_micros")]
-    pub(crate) time: OffsetDateTime,
-    #[serde(default)]
-    pub(crate) chain: Option<ChainHead>,
-}
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct ChainHead {
-    pub(crate) id: Uuid,
-    pub(crate) seq: u64,
+    fn removed(&self) -> Vec<String> {
+        self.files.iter().map(|f| f.name.clone()).collect()
+    }
 }
 
 /// Reads a segment and summarizes what it holds. `Ok(None)` if it is gone.
@@ -340,7 +224,7 @@ pub(crate) fn summarize(
             continue;
         }
         let head = match line {
-            Line::Complete | Line::Unterminated => serde_json::from_slice::<EntryHead>(&buf).ok(),
+            Line::Complete | Line::Unterminated => serde_json::from_slice::<EntryStub>(&buf).ok(),
             Line::TooLong => None,
         };
         let Some(head) = head else {
@@ -350,18 +234,8 @@ pub(crate) fn summarize(
         file.entries += 1;
         file.oldest = Some(file.oldest.map_or(head.time, |t| t.min(head.time)));
         file.newest = Some(file.newest.map_or(head.time, |t| t.max(head.time)));
-        if let Some(link) = head.chain {
-            match file.chains.iter_mut().find(|c| c.chain == link.id) {
-                Some(span) => {
-                    span.first_seq = span.first_seq.min(link.seq);
-                    span.last_seq = span.last_seq.max(link.seq);
-                }
-                None => file.chains.push(ChainSpan {
-                    chain: link.id,
-                    first_seq: link.seq,
-                    last_seq: link.seq,
-                }),
-            }
+        if let Some(at) = head.chain {
+            ChainSpan::add(&mut file.chains, at.id, at.seq);
         }
     }
     Ok(Some(file))

@@ -11,10 +11,12 @@ use audit_core::{Batch, Sink, SinkError};
 use tokio::sync::oneshot;
 
 use super::config::Config;
+use super::lines::Encoded;
 use super::maintenance::{self, Job};
-use super::retention::{REPORT_CAPACITY, ReportSender, RetentionEvents, RetentionReport};
-use super::writer::{Encoded, Writer};
+use super::retention::{RetentionEvents, RetentionReport, WORDING};
+use super::writer::Writer;
 use super::{FileSinkBuilder, FileSinkError, FileStore};
+use crate::retention::{self, EventsSlot};
 use audit_core::SinkInput;
 
 /// A sink that writes JSON Lines files in a directory; see the
@@ -25,9 +27,10 @@ use audit_core::SinkInput;
 /// handing the sink to the auditor.
 #[derive(Clone)]
 pub struct FileSink {
-    state: Arc<FileSinkState>,
+    shared: Arc<FileSinkState>,
 }
 
+/// The state of a sink, shared by its clones.
 struct FileSinkState {
     config: Arc<Config>,
     writer: Mutex<Writer>,
@@ -35,14 +38,13 @@ struct FileSinkState {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The retention reports, until [`FileSink::retention_events`] takes them.
-    events: Mutex<Option<RetentionEvents>>,
-    events_taken: Arc<AtomicBool>,
+    events: EventsSlot<RetentionReport>,
     closed: AtomicBool,
 }
 
 impl fmt::Debug for FileSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = &self.state.config;
+        let c = &self.shared.config;
         f.debug_struct("FileSink")
             .field("name", &c.name)
             .field("dir", &c.dir)
@@ -69,19 +71,17 @@ impl FileSink {
 
     pub(crate) fn open(config: Config) -> Result<Self, FileSinkError> {
         let config = Arc::new(config);
-        let (writer, pending) = Writer::open(config.clone())?;
-        let (report_tx, report_rx) = tokio::sync::mpsc::channel(REPORT_CAPACITY);
-        let taken = Arc::new(AtomicBool::new(false));
+        let (writer, unfinished) = Writer::open(config.clone())?;
+        let (reports, events) = retention::channel(WORDING);
         let (jobs_tx, jobs_rx) = mpsc::channel();
         let thread = {
             let config = config.clone();
-            let reports = ReportSender::new(report_tx, taken.clone());
             std::thread::Builder::new()
                 .name("audit-file-sink".to_owned())
                 .spawn(move || maintenance::run(config, jobs_rx, reports))
                 .map_err(FileSinkError::Thread)?
         };
-        for segment in pending.compress {
+        for segment in unfinished.compress {
             let _ = jobs_tx.send(Job::Compress(segment));
         }
         // Files may have aged out while the service was down.
@@ -89,13 +89,12 @@ impl FileSink {
             let _ = jobs_tx.send(Job::StartupRetention);
         }
         Ok(Self {
-            state: Arc::new(FileSinkState {
+            shared: Arc::new(FileSinkState {
                 config,
                 writer: Mutex::new(writer),
                 jobs: Mutex::new(Some(jobs_tx)),
                 thread: Mutex::new(Some(thread)),
-                events: Mutex::new(Some(RetentionEvents { rx: report_rx })),
-                events_taken: taken,
+                events,
                 closed: AtomicBool::new(false),
             }),
         })
@@ -103,7 +102,7 @@ impl FileSink {
 
     /// The log directory.
     pub fn dir(&self) -> &Path {
-        &self.state.config.dir
+        &self.shared.config.dir
     }
 
     /// The retention reports, to record as `audit.retention` entries; see
@@ -113,11 +112,7 @@ impl FileSink {
     /// Take them before handing the sink to the auditor, and spawn
     /// [`RetentionEvents::record_into`] once the auditor is built.
     pub fn retention_events(&self) -> Option<RetentionEvents> {
-        let events = lock(&self.state.events).take();
-        if events.is_some() {
-            self.state.events_taken.store(true, Ordering::SeqCst);
-        }
-        events
+        self.shared.events.take()
     }
 
     /// Applies retention now, after the compressions and retention runs
@@ -139,7 +134,7 @@ impl FileSink {
     }
 
     fn send_job(&self, job: Job) -> Result<(), FileSinkError> {
-        match &*lock(&self.state.jobs) {
+        match &*lock(&self.shared.jobs) {
             Some(jobs) => jobs.send(job).map_err(|_| FileSinkError::ShutDown),
             None => Err(FileSinkError::ShutDown),
         }
@@ -164,10 +159,10 @@ impl FileSink {
                  blocking threads)",
             )
         })?;
-        let state = self.state.clone();
+        let shared = self.shared.clone();
         handle
             .spawn_blocking(move || {
-                let mut writer = lock(&state.writer);
+                let mut writer = lock(&shared.writer);
                 f(&mut writer)
             })
             .await
@@ -181,7 +176,7 @@ impl FileSink {
 #[async_trait]
 impl Sink for FileSink {
     fn name(&self) -> &str {
-        &self.state.config.name
+        &self.shared.config.name
     }
 
     fn input(&self) -> SinkInput {
@@ -189,7 +184,7 @@ impl Sink for FileSink {
     }
 
     async fn write(&self, batch: Batch<'_>) -> Result<(), SinkError> {
-        if self.state.closed.load(Ordering::SeqCst) {
+        if self.shared.closed.load(Ordering::SeqCst) {
             return Err(SinkError::permanent(FileSinkError::ShutDown.to_string()));
         }
         if batch.is_empty() {
@@ -199,10 +194,10 @@ impl Sink for FileSink {
         let encoded = Encoded::new(batch)?;
         let written = self.with_writer(move |w| w.write(&encoded)).await?;
         if let Some(rotated) = written.rotated {
-            let gzip = self.state.config.gzip_rotated;
+            let gzip = self.shared.config.gzip_rotated;
             let retention =
-                self.state.config.max_files.is_some() || self.state.config.max_age.is_some();
-            let jobs = lock(&self.state.jobs);
+                self.shared.config.max_files.is_some() || self.shared.config.max_age.is_some();
+            let jobs = lock(&self.shared.jobs);
             if let Some(jobs) = &*jobs {
                 if gzip {
                     let _ = jobs.send(Job::Compress(rotated));
@@ -227,9 +222,9 @@ impl Sink for FileSink {
     /// [`RetentionEvents`] once its reports are received.
     async fn shutdown(&self) -> Result<(), SinkError> {
         self.flush().await?;
-        self.state.closed.store(true, Ordering::SeqCst);
-        drop(lock(&self.state.jobs).take());
-        let thread = lock(&self.state.thread).take();
+        self.shared.closed.store(true, Ordering::SeqCst);
+        drop(lock(&self.shared.jobs).take());
+        let thread = lock(&self.shared.thread).take();
         if let (Some(thread), Ok(handle)) = (thread, tokio::runtime::Handle::try_current()) {
             let joined = handle.spawn_blocking(move || thread.join()).await;
             if !matches!(joined, Ok(Ok(()))) {

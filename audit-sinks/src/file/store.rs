@@ -303,21 +303,21 @@ impl AuditStore for FileStore {
     /// scan goes on with the next file. The unterminated last line of the
     /// newest file is a write in progress and is not read.
     fn scan<'a>(&'a self, query: &'a Query) -> BoxStream<'a, Result<AuditEvent, StoreError>> {
-        enum State {
+        enum ScanStage {
             Start(Arc<PathBuf>, Box<Query>),
             Running(mpsc::Receiver<Result<AuditEvent, StoreError>>),
             Done,
         }
         let query = query.resolved(OffsetDateTime::now_utc());
         futures::stream::unfold(
-            State::Start(self.dir.clone(), Box::new(query)),
+            ScanStage::Start(self.dir.clone(), Box::new(query)),
             |state| async move {
                 let mut rx = match state {
-                    State::Done => return None,
-                    State::Running(rx) => rx,
-                    State::Start(dir, query) => {
+                    ScanStage::Done => return None,
+                    ScanStage::Running(rx) => rx,
+                    ScanStage::Start(dir, query) => {
                         let Ok(handle) = tokio::runtime::Handle::try_current() else {
-                            return Some((Err(no_runtime()), State::Done));
+                            return Some((Err(no_runtime()), ScanStage::Done));
                         };
                         let (tx, rx) = mpsc::channel(SCAN_AHEAD);
                         handle.spawn_blocking(move || {
@@ -336,7 +336,7 @@ impl AuditStore for FileStore {
                     }
                 };
                 let item = rx.recv().await?;
-                Some((item, State::Running(rx)))
+                Some((item, ScanStage::Running(rx)))
             },
         )
         .boxed()

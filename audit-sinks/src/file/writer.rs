@@ -1,65 +1,29 @@
-//! The writer: the active file, rotation, torn-line repair and the window of
-//! recent ids. Runs on blocking threads only (see the module docs of `file`).
+//! The writer: appends batches to the active file, rotates it, and skips
+//! entries already written (the window of recent ids). Runs on blocking
+//! threads only (see the module docs of `file`).
 
-use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use audit_core::SinkError;
 use audit_core::json::rfc3339_micros;
-use audit_core::{Batch, SinkError};
 use bytes::Bytes;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::config::{Config, Fsync};
-use super::names::{self, CORRUPT_SUFFIX, Segment};
-use super::read::{self, Line};
+use super::error::io_error;
+use super::lines::{Encoded, LineBuffer};
+use super::names::{self, Segment};
 use super::recent::{IdSet, RecentIds};
-use super::retention::EntryHead;
+use super::reopen::{load_older_ids, recover};
 use super::{FileSinkError, fsutil};
-
-/// A batch ready to write, made on the caller's task: each entry's id and
-/// JSON (without its newline). The pipeline's JSON is shared, not copied
-/// (the writer copies it once, into its line buffer); only entries without
-/// it are serialized here.
-#[derive(Debug)]
-pub(crate) struct Encoded {
-    entries: Vec<(Uuid, Bytes)>,
-}
-
-impl Encoded {
-    /// Takes the pipeline's JSON of each entry, or serializes the entry when
-    /// the batch does not have it (JSON strings escape newlines, so an entry
-    /// is always exactly one line).
-    pub(crate) fn new(batch: Batch<'_>) -> Result<Self, SinkError> {
-        let mut entries = Vec::with_capacity(batch.len());
-        for i in 0..batch.len() {
-            let id = batch.id(i);
-            let json = match batch.json(i) {
-                Some(json) => json.clone(),
-                None => {
-                    let mut buf = Vec::new();
-                    batch.write_json(i, &mut buf).map_err(|e| {
-                        SinkError::permanent(format!(
-                            "entry {id} cannot be serialized as JSON: {e}; the batch is rejected, \
-                             since writing it again fails the same way"
-                        ))
-                        .with_source(e)
-                    })?;
-                    Bytes::from(buf)
-                }
-            };
-            entries.push((id, json));
-        }
-        Ok(Self { entries })
-    }
-}
 
 /// The file being written.
 #[derive(Debug)]
-struct Active {
+struct ActiveFile {
     file: File,
     path: PathBuf,
     segment: Segment,
@@ -71,24 +35,20 @@ struct Active {
 #[derive(Debug)]
 pub(crate) struct Writer {
     config: Arc<Config>,
-    active: Option<Active>,
+    active: Option<ActiveFile>,
     /// After an error that left the file in an unknown state: reopen and
     /// repair before the next write.
     needs_reopen: bool,
     next_seq: u64,
     recent: RecentIds,
-    /// The lines of the batch being written, kept for the next one when no
-    /// larger than [`KEPT_BUFFER`].
-    buf: Vec<u8>,
+    /// The lines of the batch being written.
+    lines: LineBuffer,
 }
 
-/// The largest line buffer the writer keeps between batches: 4 MiB, a
-/// batch of 512 entries of 8 KB; a larger batch gets a buffer of its own.
-const KEPT_BUFFER: usize = 4 << 20;
-
-/// What [`Writer::open`] found to do in the background.
+/// Work that an earlier run left unfinished, found by [`Writer::open`] for
+/// the maintenance thread.
 #[derive(Debug, Default)]
-pub(crate) struct Pending {
+pub(crate) struct Unfinished {
     /// Rotated files that are not compressed yet (or whose compression was
     /// interrupted).
     pub(crate) compress: Vec<Segment>,
@@ -107,7 +67,7 @@ impl Writer {
     /// Opens the log directory: creates it if needed, checks that it is
     /// writable, removes leftovers of an interrupted compression, reopens the
     /// newest file (repairing a torn last line) and loads the recent ids.
-    pub(crate) fn open(config: Arc<Config>) -> Result<(Self, Pending), FileSinkError> {
+    pub(crate) fn open(config: Arc<Config>) -> Result<(Self, Unfinished), FileSinkError> {
         let dir = config.dir.as_path();
         match std::fs::metadata(dir) {
             Ok(m) if m.is_dir() => {}
@@ -127,7 +87,7 @@ impl Writer {
         let mut writer = Self {
             next_seq: segments.last().map_or(1, |s| s.seq + 1),
             recent: RecentIds::new(config.dedup_window),
-            buf: Vec::new(),
+            lines: LineBuffer::default(),
             active: None,
             needs_reopen: false,
             config,
@@ -138,15 +98,16 @@ impl Writer {
         }
         let rotated =
             if newest_is_active { &segments[..segments.len() - 1] } else { &segments[..] };
-        writer.load_older_ids(rotated);
-        let pending = Pending {
+        let dir = writer.config.dir.clone();
+        load_older_ids(&mut writer.recent, &dir, rotated);
+        let unfinished = Unfinished {
             compress: rotated
                 .iter()
                 .filter(|s| s.plain && (s.gz || writer.config.gzip_rotated))
                 .cloned()
                 .collect(),
         };
-        Ok((writer, pending))
+        Ok((writer, unfinished))
     }
 
     /// Opens `segment` for appending, moving a torn last line aside, and
@@ -158,45 +119,8 @@ impl Writer {
             self.recent.insert(id);
         }
         self.next_seq = self.next_seq.max(segment.seq + 1);
-        self.active = Some(Active { file, path, segment, size });
+        self.active = Some(ActiveFile { file, path, segment, size });
         Ok(())
-    }
-
-    /// Fills the id window from rotated files, newest first, as far as it has
-    /// room. Best effort: a file that cannot be read is logged and ends it.
-    fn load_older_ids(&mut self, rotated: &[Segment]) {
-        let dir = self.config.dir.clone();
-        for segment in rotated.iter().rev() {
-            if self.recent.len() >= self.recent.capacity() {
-                return;
-            }
-            let mut ids = Vec::new();
-            let result = (|| -> io::Result<()> {
-                let Some((_, mut reader)) = read::open_segment(&dir, segment)? else {
-                    return Ok(());
-                };
-                let mut buf = Vec::new();
-                while let Some(line) = reader.next_line(&mut buf)? {
-                    if line != Line::Complete {
-                        continue;
-                    }
-                    if let Ok(head) = serde_json::from_slice::<EntryHead>(&buf) {
-                        ids.push(head.id);
-                    }
-                }
-                Ok(())
-            })();
-            self.recent.prepend(&ids);
-            if let Err(e) = result {
-                tracing::warn!(
-                    file = %segment.path(&dir).display(),
-                    error = %e,
-                    "cannot read the ids of an older audit log file; entries replayed from it \
-                     after a crash may be written twice"
-                );
-                return;
-            }
-        }
     }
 
     /// Writes a batch, skipping entries already written; rotates first when
@@ -225,14 +149,7 @@ impl Writer {
         if kept.is_empty() {
             return Ok(written);
         }
-        // One buffer of lines, kept from batch to batch: one `write(2)` of
-        // it costs less than a `writev(2)` of two slices per entry.
-        let mut buf = std::mem::take(&mut self.buf);
-        buf.clear();
-        for (_, json) in &kept {
-            buf.extend_from_slice(json);
-            buf.push(b'\n');
-        }
+        let buf = self.lines.fill(&kept);
         let len = buf.len() as u64;
         let now = OffsetDateTime::now_utc();
         written.rotated = self.rotate_if_due(len, now)?;
@@ -272,9 +189,7 @@ impl Writer {
             }
             (result, active.path.clone(), undo_failed)
         };
-        if buf.capacity() <= KEPT_BUFFER {
-            self.buf = buf;
-        }
+        self.lines.recycle(buf);
         if undo_failed {
             self.active = None;
             self.needs_reopen = true;
@@ -345,7 +260,7 @@ impl Writer {
     }
 
     /// The active file, created if there is none.
-    fn active_file(&mut self, now: OffsetDateTime) -> Result<&mut Active, SinkError> {
+    fn active_file(&mut self, now: OffsetDateTime) -> Result<&mut ActiveFile, SinkError> {
         if self.active.is_none() {
             let dir = self.config.dir.clone();
             let start = rfc3339_micros::truncate(now);
@@ -370,7 +285,7 @@ impl Writer {
                 }
             };
             fsutil::sync_dir(&dir).map_err(|e| io_error("syncing the directory of", &path, e))?;
-            self.active = Some(Active { file, path, segment, size: 0 });
+            self.active = Some(ActiveFile { file, path, segment, size: 0 });
         }
         self.active
             .as_mut()
@@ -387,140 +302,9 @@ fn probe_writable(dir: &Path) -> Result<(), FileSinkError> {
         .map_err(|source| FileSinkError::NotWritable { path: dir.to_path_buf(), source })
 }
 
-/// Opens the active file for appending and repairs its end: a last line
-/// without a newline that is a whole entry gets its newline; any other torn
-/// or unparseable last line is moved to `<file>.corrupt` and cut off.
-/// Returns the file, its length and the ids of its last `keep` entries.
-fn recover(path: &Path, keep: usize) -> Result<(File, u64, Vec<Uuid>), FileSinkError> {
-    let err = |action| move |e| FileSinkError::file(action, path, e);
-    let mut file = fsutil::open_append(path).map_err(err("open"))?;
-    let len = file.metadata().map_err(err("open"))?.len();
-    let mut reader = read::bounded_reader(file.try_clone().map_err(err("open"))?, len);
-    let mut ids: VecDeque<Uuid> = VecDeque::new();
-    let (mut buf, mut last) = (Vec::new(), Vec::new());
-    // The last non-blank line, in `last`.
-    let mut tail: Option<Tail> = None;
-    let mut unreadable = 0u64;
-    loop {
-        let start = reader.offset;
-        let Some(line) = reader.next_line(&mut buf).map_err(err("read"))? else { break };
-        if line == Line::Complete && read::is_blank(&buf) {
-            continue;
-        }
-        if tail.as_ref().is_some_and(|t| !t.has_id) {
-            // A bad line that turned out not to be the last one.
-            unreadable += 1;
-        }
-        std::mem::swap(&mut buf, &mut last);
-        let id = match line {
-            Line::TooLong => None,
-            _ => serde_json::from_slice::<EntryHead>(&last).ok().map(|h| h.id),
-        };
-        if let Some(id) = id {
-            ids.push_back(id);
-            if ids.len() > keep {
-                ids.pop_front();
-            }
-        }
-        tail = Some(Tail { start, line_no: reader.line_no, line, has_id: id.is_some() });
-    }
-    if unreadable > 0 {
-        tracing::warn!(
-            file = %path.display(),
-            lines = unreadable,
-            "the active audit log file has lines that are not entries; they are left in place \
-             (`audit verify` reports them)"
-        );
-    }
-    let mut size = len;
-    if let Some(Tail { start, line_no, line, has_id }) = tail {
-        let whole = line != Line::TooLong
-            && serde_json::from_slice::<audit_core::AuditEvent>(&last).is_ok();
-        match (line, whole) {
-            (Line::Complete, true) => {}
-            (Line::Unterminated, true) => {
-                // Everything but the newline reached the disk: the entry is whole.
-                file.write_all(b"\n").and_then(|()| file.sync_data()).map_err(err("repair"))?;
-                size += 1;
-                tracing::warn!(file = %path.display(), line = line_no, "completed the last line of the audit log file with its missing newline");
-            }
-            _ => {
-                if has_id && !whole {
-                    ids.pop_back();
-                }
-                move_aside(&mut file, path, start, len, line_no).map_err(err("repair"))?;
-                size = start;
-            }
-        }
-    }
-    Ok((file, size, ids.into()))
-}
-
-/// The last line of the active file.
-#[derive(Debug)]
-struct Tail {
-    start: u64,
-    line_no: u64,
-    line: Line,
-    has_id: bool,
-}
-
-/// Appends bytes `start..len` of `file` to `<path>.corrupt` (with a header
-/// line saying where they came from), then truncates `file` to `start`.
-fn move_aside(file: &mut File, path: &Path, start: u64, len: u64, line_no: u64) -> io::Result<()> {
-    let mut corrupt_path = path.as_os_str().to_owned();
-    corrupt_path.push(CORRUPT_SUFFIX);
-    let corrupt_path = PathBuf::from(corrupt_path);
-    let mut corrupt = fsutil::create_or_append(&corrupt_path)?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    writeln!(
-        corrupt,
-        "# {} torn line {line_no} of {name} (bytes {start}..{len}), moved aside by the file sink on reopen",
-        rfc3339_micros::format(OffsetDateTime::now_utc()),
-    )?;
-    let mut source = file.try_clone()?;
-    source.seek(SeekFrom::Start(start))?;
-    io::copy(&mut io::Read::take(source, len - start), &mut corrupt)?;
-    corrupt.write_all(b"\n")?;
-    corrupt.sync_data()?;
-    file.set_len(start)?;
-    file.sync_data()?;
-    tracing::warn!(
-        file = %path.display(),
-        line = line_no,
-        bytes = len - start,
-        moved_to = %corrupt_path.display(),
-        "the audit log file ended with a torn line (a crash during a write); it was moved aside \
-         and writing continues after the last whole entry"
-    );
-    Ok(())
-}
-
-/// A transient sink error for an I/O failure on `path`, saying what to do.
-pub(crate) fn io_error(doing: &str, path: &Path, e: io::Error) -> SinkError {
-    let path = path.display();
-    let message = match e.kind() {
-        io::ErrorKind::StorageFull => format!(
-            "no space left on device {doing} {path}; the entries stay queued and are retried: \
-             free space on that volume or move the audit log directory"
-        ),
-        io::ErrorKind::QuotaExceeded => format!(
-            "disk quota exceeded {doing} {path}; the entries stay queued and are retried: raise \
-             the quota or free space"
-        ),
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem => format!(
-            "permission denied {doing} {path}: {e}; the entries stay queued and are retried: \
-             check the owner and mode of the file and its directory"
-        ),
-        _ => format!("I/O error {doing} {path}: {e}; the entries stay queued and are retried"),
-    };
-    // No file system failure is the batch's fault: every one is worth retrying.
-    SinkError::transient(message).with_source(e)
-}
-
 #[cfg(test)]
 mod tests {
-    use audit_core::AuditEvent;
+    use audit_core::{AuditEvent, Batch};
 
     use super::*;
     use crate::file::FileSinkBuilder;

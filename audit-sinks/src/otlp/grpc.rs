@@ -13,7 +13,8 @@ use tonic::metadata::{AsciiMetadataKey, AsciiMetadataValue, MetadataMap};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Status};
 
-use super::config::{Compression, OtlpConfig, OtlpConfigError};
+use super::config::{Compression, OtlpConfig};
+use super::error::OtlpConfigError;
 use crate::http_util::error_chain;
 
 pub(super) struct GrpcExporter {

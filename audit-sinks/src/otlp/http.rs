@@ -10,7 +10,8 @@ use prost::Message;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use reqwest::{StatusCode, Url};
 
-use super::config::{Compression, OtlpConfig, OtlpConfigError};
+use super::config::{Compression, OtlpConfig};
+use super::error::OtlpConfigError;
 use crate::http_util;
 
 const PROTOBUF: &str = "application/x-protobuf";

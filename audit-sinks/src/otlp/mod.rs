@@ -99,14 +99,15 @@ use opentelemetry_proto::tonic::collector::logs::v1::{
 };
 
 mod config;
+mod env;
+mod error;
 mod grpc;
 mod http;
 mod mapping;
 
 use audit_core::Batch;
-pub use config::{
-    Compression, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_TIMEOUT, OtlpConfig, OtlpConfigError, Protocol,
-};
+pub use config::{Compression, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_TIMEOUT, OtlpConfig, Protocol};
+pub use error::OtlpConfigError;
 
 /// Writes entries as OpenTelemetry log records to an OTLP receiver (an
 /// OpenTelemetry Collector, or a backend's OTLP endpoint); see the

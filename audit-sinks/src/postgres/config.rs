@@ -117,8 +117,8 @@ impl PostgresSinkBuilder {
     /// They repeat parts of the `entry` column, for ad-hoc SQL; the store
     /// never reads them. With `false` they are left `NULL`, which saves the
     /// database parsing, compressing and storing four `jsonb` values per row,
-    /// a large share of its time and space per row (the `postgres` scenario
-    /// of audit-bench measures both settings). Ad-hoc SQL then reads the view
+    /// a large part of its time and space per row (audit-bench's Postgres
+    /// scenario measures it). Ad-hoc SQL then reads the view
     /// `audit_events_details` (schema version 3), whose `request_json`,
     /// `response_json`, `changes_json` and `metadata_json` come from the
     /// column where there is one and from `entry` otherwise, so queries work

@@ -75,6 +75,8 @@
 //! | `request`, `response`, `changes`, `metadata` | `jsonb` | for ad-hoc SQL; `NULL` with [`detail_columns(false)`](PostgresSinkBuilder::detail_columns) |
 //! | `entry` | `json` | the complete entry as the sink serialized it |
 //!
+//! [`COLUMNS`] lists the columns the sink writes, in its order.
+//!
 //! The store rebuilds entries from `entry` only. It is `json`, not `jsonb`:
 //! `jsonb` reorders keys and normalizes numbers, while `json` keeps the text
 //! verbatim, so an entry reads back identical and its chain hash verifies.
@@ -90,7 +92,7 @@
 //! that it also sees rows written with
 //! [`detail_columns(false)`](PostgresSinkBuilder::detail_columns), which
 //! leaves the four columns `NULL` to save the database their cost (a large
-//! share of its work per row: see the `postgres` scenario of audit-bench).
+//! part of its work per row; the benchmark measures it).
 //!
 //! A row holds the entry twice (verbatim in `entry`, and in parts in the
 //! `jsonb` columns), a few KB that PostgreSQL compresses. Schema version 2
@@ -240,9 +242,12 @@ pub mod query_plans;
 pub use config::PostgresSinkBuilder;
 pub use error::PostgresError;
 pub use migrate::{MigrateReport, SCHEMA_VERSION, migrate, migrate_url};
-pub use retention::{
-    ChainSpan, DroppedPartition, RETENTION_EVENT, RetentionEvents, RetentionReport, RetentionRule,
-};
+#[cfg(test)]
+pub(crate) use retention::WORDING as RETENTION_WORDING;
+pub use retention::{DroppedPartition, RetentionEvents, RetentionReport, RetentionRule};
+pub use row::COLUMNS;
 pub use sink::PostgresSink;
 pub use sqlx::postgres::PgPool;
 pub use store::PostgresStore;
+
+pub use crate::retention::{ChainSpan, RETENTION_EVENT};

@@ -1,21 +1,29 @@
-//! Retention: dropping whole old partitions, and the `audit.retention` entry
-//! that records it.
+//! Retention of the Postgres store: dropping whole old partitions, and the
+//! report that the `audit.retention` entry is made of.
 
 use std::fmt;
 use std::time::Duration;
 
+use audit_core::AuditEventBuilder;
 use audit_core::json::rfc3339_micros;
-use audit_core::{Action, Actor, AuditEvent, AuditEventBuilder, Auditor, Resource};
 use serde_json::json;
 use sqlx::{PgPool, Row as _};
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use super::PostgresError;
+use crate::retention::{self as shared, ChainSpan, Report, Wording};
 
-/// The event name of the entry that records a retention run.
-pub const RETENTION_EVENT: &str = "audit.retention";
+/// How the Postgres sink's reports are spoken of in the logs.
+pub(crate) const WORDING: Wording = Wording {
+    removed: "dropped audit partitions",
+    events_method: "PostgresSink::retention_events()",
+};
+
+/// The receiving end of the retention reports of a
+/// [`PostgresSink`](super::PostgresSink): one report for each retention run
+/// that dropped partitions. See
+/// [`RetentionEvents`](crate::retention::RetentionEvents).
+pub type RetentionEvents = shared::RetentionEvents<RetentionReport>;
 
 /// What a retention run (or a purge) dropped, or with `dry_run` would drop.
 ///
@@ -54,18 +62,6 @@ pub struct DroppedPartition {
     pub chains: Vec<ChainSpan>,
     /// Why it was dropped.
     pub rule: RetentionRule,
-}
-
-/// The seqs of one chain held by a dropped partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ChainSpan {
-    /// The chain (`chain.id`).
-    pub chain: Uuid,
-    /// Its lowest seq in the partition.
-    pub first_seq: u64,
-    /// Its highest seq in the partition.
-    pub last_seq: u64,
 }
 
 /// Why a partition was dropped.
@@ -116,12 +112,8 @@ impl RetentionReport {
             .iter()
             .map(|p| {
                 let rule = match p.rule {
-                    RetentionRule::MaxAge(age) => {
-                        json!({"rule": "max_age", "max_age_secs": age.as_secs()})
-                    }
-                    RetentionRule::Purge(before) => {
-                        json!({"rule": "purge", "before": rfc3339_micros::format(before)})
-                    }
+                    RetentionRule::MaxAge(age) => shared::max_age_json(age),
+                    RetentionRule::Purge(before) => shared::purge_json(before),
                 };
                 json!({
                     "name": p.name,
@@ -130,36 +122,52 @@ impl RetentionReport {
                     "entries": p.entries,
                     "oldest": p.oldest.map(rfc3339_micros::format),
                     "newest": p.newest.map(rfc3339_micros::format),
-                    "chains": p.chains.iter().map(|c| json!({
-                        "chain": c.chain.to_string(),
-                        "first_seq": c.first_seq,
-                        "last_seq": c.last_seq,
-                    })).collect::<Vec<_>>(),
+                    "chains": shared::chains_json(&p.chains),
                     "removed_because": rule,
                 })
             })
             .collect();
         let what = if self.dry_run { "would drop" } else { "dropped" };
         let n = self.partitions.len();
-        AuditEvent::builder(RETENTION_EVENT)
-            .action(Action::Delete)
-            .actor(Actor::system("audit-retention"))
-            .resource(Resource::new("audit_log", self.table.clone()))
-            .description(format!(
-                "retention {what} {n} audit partition{} with {} entries from {}",
-                if n == 1 { "" } else { "s" },
-                self.entries(),
-                self.table
-            ))
-            .metadata(
-                "retention",
-                json!({
-                    "table": self.table,
-                    "dry_run": self.dry_run,
-                    "partitions": partitions,
-                    "entries": self.entries(),
-                }),
-            )
+        let description = format!(
+            "retention {what} {n} audit partition{} with {} entries from {}",
+            if n == 1 { "" } else { "s" },
+            self.entries(),
+            self.table
+        );
+        let metadata = json!({
+            "table": self.table,
+            "dry_run": self.dry_run,
+            "partitions": partitions,
+            "entries": self.entries(),
+        });
+        shared::event(&self.table, description, metadata)
+    }
+}
+
+impl Report for RetentionReport {
+    fn event(&self) -> AuditEventBuilder {
+        self.event()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.is_empty()
+    }
+
+    fn is_dry_run(&self) -> bool {
+        self.dry_run
+    }
+
+    fn entries(&self) -> u64 {
+        self.entries()
+    }
+
+    fn location(&self) -> String {
+        self.table.clone()
+    }
+
+    fn removed(&self) -> Vec<String> {
+        self.partitions.iter().map(|p| p.name.clone()).collect()
     }
 }
 
@@ -224,83 +232,6 @@ fn parse_chains(json: &str) -> Vec<ChainSpan> {
             })
         })
         .collect()
-}
-
-/// The receiving end of the retention reports of a
-/// [`PostgresSink`](super::PostgresSink): one report for each retention run
-/// that dropped partitions.
-///
-/// The sink cannot record the `audit.retention` entry itself: an entry it
-/// wrote on its own would have no place in the hash chain (verification
-/// would flag it as inserted), and recording through the auditor from inside
-/// the sink could wait on the sink's own queue. So the sink reports here, and
-/// a task of the application records each report through the auditor, which
-/// chains it like any other entry: spawn [`record_into`](Self::record_into).
-///
-/// Reports wait here (up to 1024) until they are received; the channel
-/// closes when the sink shuts down.
-#[derive(Debug)]
-pub struct RetentionEvents {
-    pub(crate) rx: mpsc::Receiver<RetentionReport>,
-}
-
-impl RetentionEvents {
-    /// The next report; `None` once the sink is shut down and every report
-    /// was received.
-    pub async fn recv(&mut self) -> Option<RetentionReport> {
-        self.rx.recv().await
-    }
-
-    /// A report if one is waiting, without waiting.
-    pub fn try_recv(&mut self) -> Option<RetentionReport> {
-        self.rx.try_recv().ok()
-    }
-
-    /// Records an `audit.retention` entry ([`RetentionReport::event`]) through
-    /// `auditor` for every report, until the sink shuts down. Spawn it:
-    /// `tokio::spawn(events.record_into(auditor.clone()))`.
-    ///
-    /// A report that cannot be recorded (the auditor is shutting down) is
-    /// logged with `tracing::error!`, with what was dropped.
-    pub async fn record_into(mut self, auditor: Auditor) {
-        while let Some(report) = self.recv().await {
-            if let Err(e) = auditor.record(report.event()).await {
-                tracing::error!(
-                    table = %report.table,
-                    partitions = ?report.partitions.iter().map(|p| &p.name).collect::<Vec<_>>(),
-                    entries = report.entries(),
-                    error = %e,
-                    "retention dropped audit partitions, but the audit.retention entry could not be recorded"
-                );
-            }
-        }
-    }
-}
-
-/// How many reports wait for a receiver.
-pub(crate) const REPORT_CAPACITY: usize = 1024;
-
-/// Queues a report for [`RetentionEvents`] (if it dropped anything).
-pub(crate) fn send_report(tx: &mpsc::Sender<RetentionReport>, report: &RetentionReport) {
-    if report.is_empty() || report.dry_run {
-        return;
-    }
-    let partitions = report.partitions.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
-    match tx.try_send(report.clone()) {
-        Ok(()) => {}
-        Err(mpsc::error::TrySendError::Full(_)) => tracing::error!(
-            ?partitions,
-            entries = report.entries(),
-            "retention dropped audit partitions, but {REPORT_CAPACITY} retention reports are \
-             already waiting to be recorded: this one is only logged here"
-        ),
-        Err(mpsc::error::TrySendError::Closed(_)) => tracing::error!(
-            ?partitions,
-            entries = report.entries(),
-            "retention dropped audit partitions, but the RetentionEvents receiver was dropped: \
-             no audit.retention entry is recorded for them"
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -11,15 +11,16 @@ use audit_core::{AuditEvent, Batch, Sink, SinkError};
 use bytes::Bytes;
 use sqlx::{PgConnection, PgPool};
 use time::OffsetDateTime;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 
 use super::error::sink_error;
 use super::migrate::check_schema;
 use super::partition::{Month, Partitions, is_missing_partition};
-use super::retention::{self, REPORT_CAPACITY, RetentionEvents, RetentionReport, RetentionRule};
+use super::retention::{self, RetentionEvents, RetentionReport, RetentionRule, WORDING};
 use super::row::{Columns, CopyRows, is_duplicate};
 use super::target::describe;
 use super::{PostgresError, PostgresSinkBuilder, PostgresStore};
+use crate::retention::{EventsSlot, ReportSender};
 use audit_core::SinkInput;
 
 /// A sink that writes entries to the `audit_events` table; see the
@@ -33,6 +34,7 @@ pub struct PostgresSink {
     shared: Arc<PostgresSinkState>,
 }
 
+/// The state of a sink, shared by its clones.
 struct PostgresSinkState {
     config: PostgresSinkBuilder,
     pool: PgPool,
@@ -42,11 +44,9 @@ struct PostgresSinkState {
     partitions: Partitions,
     /// Where retention reports go; taken at shutdown, which closes
     /// [`RetentionEvents`].
-    reports: Mutex<Option<mpsc::Sender<RetentionReport>>>,
+    reports: Mutex<Option<ReportSender<RetentionReport>>>,
     /// The retention reports, until [`PostgresSink::retention_events`] takes them.
-    events: Mutex<Option<RetentionEvents>>,
-    events_taken: AtomicBool,
-    warned_untaken: AtomicBool,
+    events: EventsSlot<RetentionReport>,
     stop: Arc<Notify>,
     closed: AtomicBool,
     /// Set when a batch held entries already stored (a replay): batches go
@@ -100,7 +100,7 @@ impl PostgresSink {
     ) -> Result<Self, PostgresError> {
         let target = describe(&pool.connect_options());
         check_schema(&pool, &target).await?;
-        let (tx, rx) = mpsc::channel(REPORT_CAPACITY);
+        let (reports, events) = crate::retention::channel(WORDING);
         let sink = Self {
             shared: Arc::new(PostgresSinkState {
                 config,
@@ -108,10 +108,8 @@ impl PostgresSink {
                 owns_pool,
                 target,
                 partitions: Partitions::default(),
-                reports: Mutex::new(Some(tx)),
-                events: Mutex::new(Some(RetentionEvents { rx })),
-                events_taken: AtomicBool::new(false),
-                warned_untaken: AtomicBool::new(false),
+                reports: Mutex::new(Some(reports)),
+                events,
                 stop: Arc::new(Notify::new()),
                 closed: AtomicBool::new(false),
                 replaying: AtomicBool::new(false),
@@ -148,11 +146,7 @@ impl PostgresSink {
     /// Take them before handing the sink to the auditor, and spawn
     /// [`RetentionEvents::record_into`] once the auditor is built.
     pub fn retention_events(&self) -> Option<RetentionEvents> {
-        let events = lock(&self.shared.events).take();
-        if events.is_some() {
-            self.shared.events_taken.store(true, Ordering::SeqCst);
-        }
-        events
+        self.shared.events.take()
     }
 
     /// Applies the [retention](PostgresSinkBuilder::retention) policy now:
@@ -198,20 +192,9 @@ impl PostgresSinkState {
         if !report.is_empty() {
             // Recreated on demand, should an entry still need one.
             self.partitions.forget();
-            if warn
-                && !self.events_taken.load(Ordering::SeqCst)
-                && !self.warned_untaken.swap(true, Ordering::SeqCst)
-            {
-                tracing::warn!(
-                    table = %report.table,
-                    "retention dropped audit partitions, but nothing receives \
-                     PostgresSink::retention_events(): no audit.retention entry is recorded until \
-                     a task does (see RetentionEvents::record_into)"
-                );
-            }
         }
-        if let Some(tx) = &*lock(&self.reports) {
-            retention::send_report(tx, &report);
+        if let Some(reports) = &mut *lock(&self.reports) {
+            reports.send(report.clone(), warn);
         }
         Ok(report)
     }

@@ -337,14 +337,14 @@ impl AuditStore for PostgresStore {
     /// ends it. The scan holds one connection of the pool until it ends or is
     /// dropped.
     fn scan<'a>(&'a self, query: &'a Query) -> BoxStream<'a, Result<AuditEvent, StoreError>> {
-        struct State {
+        struct ScanState {
             query: Query,
             tx: Option<Transaction<'static, Postgres>>,
             after: i64,
             buffered: VecDeque<Result<(i64, AuditEvent), StoreError>>,
             done: bool,
         }
-        let state = State {
+        let state = ScanState {
             query: query.resolved(OffsetDateTime::now_utc()),
             tx: None,
             after: 0,
