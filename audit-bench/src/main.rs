@@ -9,7 +9,9 @@
 //! Each scenario runs its variants interleaved (A B A B ...) over several
 //! rounds and reports medians with min and max. The results are printed as
 //! a Markdown table and written to `target/audit-bench/report.json` and
-//! `report.md` (`--report PATH` moves both). Each scenario runs in a child
+//! `report.md` (`--report PATH` moves both); `--docs docs/performance.md`
+//! also writes the run as the workspace's performance page, which is only
+//! ever generated this way. Each scenario runs in a child
 //! process of its own (this binary again, with `--child-report`), so that
 //! one scenario's heap, threads and resident memory do not carry over into
 //! the next (the outage scenario measures RSS) and a crash fails one
@@ -62,6 +64,10 @@ struct Cli {
     /// Default: `<target dir>/audit-bench/report.json`.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Also write the run as the workspace's performance page, generated,
+    /// never edited by hand: `--docs docs/performance.md` with `all`.
+    #[arg(long, value_name = "PATH")]
+    docs: Option<PathBuf>,
     /// Directory for sink files and spools: the disk being measured.
     /// Default: `<target dir>/audit-bench/work`.
     #[arg(long)]
@@ -239,13 +245,20 @@ fn main() -> ExitCode {
     println!("{}", report.markdown());
     let json_path = cli.report.unwrap_or_else(|| out_dir.join("report.json"));
     match report.write(&json_path) {
-        Ok(md) => {
-            eprintln!("audit-bench: wrote {} and {}", json_path.display(), md.display());
-            ExitCode::SUCCESS
-        }
+        Ok(md) => eprintln!("audit-bench: wrote {} and {}", json_path.display(), md.display()),
         Err(e) => {
             eprintln!("audit-bench: cannot write {}: {e}", json_path.display());
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
     }
+    if let Some(docs) = &cli.docs {
+        match report.write_docs(docs) {
+            Ok(()) => eprintln!("audit-bench: wrote {}", docs.display()),
+            Err(e) => {
+                eprintln!("audit-bench: cannot write {}: {e}", docs.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }

@@ -1,7 +1,7 @@
 //! Scenario 3, per-entry cost: capture (building the entry from the
 //! request's parts) and `Auditor::record` (enrich, redact, canonical JSON and
 //! SHA-256, enqueue), against `serde_json::to_vec` of the same finished
-//! entry, measured in pairs entry by entry (as #2's criterion measure is);
+//! entry, measured in pairs entry by entry (as the criterion benchmark is);
 //! allocations per entry from the counting allocator.
 //!
 //! `record` is measured with each kind of sink: one that takes the entries'
@@ -125,7 +125,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
         }))?
     })?;
 
-    // The previous measure, reported beside it: each side in a block of
+    // The block measure, reported beside it: each side in a block of
     // `n`, the sink's worker sharing the recording thread, so the queue
     // holds the whole round until the block ends.
     let results = interleave(bench.settings.rounds.max(3), 2, |_, v| {
@@ -254,13 +254,12 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
          `serde_json::to_vec` of a clone of the finished entry, then capture (building the entry \
          from the request's parts) and `record` of a new one, each timed alone (a clock read \
          subtracted); the figure is the median of the rounds' ratios, as in `cargo bench -p \
-         audit-core --bench record` (#2). Both run on the runtime's one worker thread, which the \
+         audit-core --bench record`. Both run on the runtime's one worker thread, which the \
          sink's worker task shares; it empties the queue every {DRAIN_EVERY} pairs, outside \
          the timings, so memory is reused as in a service. \
          The headline sink takes the entries' JSON alone, as the default file sink does; the \
          typed one takes the entries, as the OTLP sink does (Postgres takes both). The block \
-         row is the \
-         previous measure: {n} of each side in a row, the worker sharing the recording \
+         row measures in blocks instead: {n} of each side in a row, the worker sharing the recording \
          thread, so the queue holds the block (about {} MB of JSON) until it ends. \
          Per-request allocations of the whole HTTP stack are in the http scenario.",
         n * json_bytes / 1_000_000
