@@ -10,18 +10,18 @@ use audit_core::integrity::{Verifier, VerifyOptions};
 use audit_core::store::AuditStore as _;
 use audit_core::{Auditor, SigningKey, Sink as _};
 use audit_sinks::postgres::{PostgresError, PostgresSink, RETENTION_EVENT, RetentionRule};
-use postgres_support::{TestDb, chain_at, month_start, scan_all};
+use postgres_support::{chain_at, migrated_db, month_start, scan_all};
 use time::OffsetDateTime;
 
 #[tokio::test]
 async fn retention_drops_old_partitions_and_the_rest_still_verifies() {
-    let db = TestDb::migrated().await;
+    let db = migrated_db().await;
     let key = SigningKey::ed25519_from_bytes(&[9; 32]);
     // Keep partitions whose month ended less than ~2 months ago: the month
     // three months back goes, the one two months back stays.
     let cut = month_start(-2) + time::Duration::days(1);
     let max_age = Duration::try_from(OffsetDateTime::now_utc() - cut).unwrap();
-    let sink = PostgresSink::builder().retention(max_age).connect(&db.url).await.unwrap();
+    let sink = PostgresSink::builder().retention(max_age).connect(db.url()).await.unwrap();
     let mut events = sink.retention_events().expect("retention events");
 
     // One chain written over four months: genesis, entries and a checkpoint
@@ -77,7 +77,7 @@ async fn retention_drops_old_partitions_and_the_rest_still_verifies() {
         .service("retention-test", "1")
         .signing_key(key.clone())
         // Another instance writing to the same table.
-        .sink(PostgresSink::connect(&db.url).await.unwrap())
+        .sink(PostgresSink::connect(db.url()).await.unwrap())
         .build()
         .unwrap();
     auditor.record(report.event()).await.unwrap();
@@ -106,8 +106,8 @@ async fn retention_drops_old_partitions_and_the_rest_still_verifies() {
 
 #[tokio::test]
 async fn retention_needs_a_policy() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     assert!(matches!(sink.apply_retention().await, Err(PostgresError::NoRetentionPolicy)));
     // The store's purge drops nothing it should keep: the current month stays.
     let report = sink.store().purge(OffsetDateTime::now_utc(), false).await.unwrap();
