@@ -1,7 +1,8 @@
 //! Scenario 3, per-entry cost: capture (building the entry from the
 //! request's parts) and `Auditor::record` (enrich, redact, canonical JSON and
 //! SHA-256, enqueue), against `serde_json::to_vec` of the same finished
-//! entry, measured in pairs entry by entry (as #2's criterion measure is);
+//! entry, measured in pairs entry by entry (as audit-core's `record`
+//! benchmark measures its ratio);
 //! allocations per entry from the counting allocator.
 //!
 //! `record` is measured with each kind of sink: one that takes the entries'
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use audit_core::Auditor;
 use audit_core::testing::DiscardSink;
+use audit_testkit::sample;
 
 use crate::alloc;
 use crate::entry;
@@ -33,8 +35,8 @@ struct Sample {
 
 /// One round of the paired measure: `to_vec` of one finished entry, then
 /// capture and `record` of another, entry by entry, so that both sides see
-/// the same machine (these virtual machines change speed by up to 1.8x from
-/// one minute to the next).
+/// the same machine (a virtual machine's speed changes from one minute to
+/// the next).
 #[derive(Debug, Clone, Copy, Default)]
 struct Pairs {
     to_vec_us: f64,
@@ -80,7 +82,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
     for _ in 0..warm {
         std::hint::black_box(serde_json::to_vec(&finished)?);
         for auditor in &auditors {
-            rt.block_on(auditor.record(entry::capture("")))?;
+            rt.block_on(auditor.record(sample::entry()))?;
         }
     }
 
@@ -107,7 +109,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
                 drop(e);
                 let before = alloc::counts();
                 let t = Instant::now();
-                let event = entry::capture("");
+                let event = sample::entry();
                 let captured = t.elapsed();
                 auditor.record(event).await?;
                 let recorded = t.elapsed();
@@ -148,7 +150,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
             // Capture alone, to split the cost.
             let t = Instant::now();
             for _ in 0..n {
-                std::hint::black_box(entry::capture(""));
+                std::hint::black_box(sample::entry());
             }
             let capture = t.elapsed();
             let recorder = auditors[0].clone();
@@ -156,7 +158,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
                 let before = alloc::counts();
                 let t = Instant::now();
                 for _ in 0..n {
-                    recorder.record(entry::capture("")).await?;
+                    recorder.record(sample::entry()).await?;
                 }
                 Ok::<_, audit_core::RecordError>((t.elapsed(), alloc::counts().since(before)))
             }))??;
@@ -254,7 +256,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
          `serde_json::to_vec` of a clone of the finished entry, then capture (building the entry \
          from the request's parts) and `record` of a new one, each timed alone (a clock read \
          subtracted); the figure is the median of the rounds' ratios, as in `cargo bench -p \
-         audit-core --bench record` (#2). Both run on the runtime's one worker thread, which the \
+         audit-core --bench record`. Both run on the runtime's one worker thread, which the \
          sink's worker task shares; it empties the queue every {DRAIN_EVERY} pairs, outside \
          the timings, so memory is reused as in a service. \
          The headline sink takes the entries' JSON alone, as the default file sink does; the \
