@@ -12,6 +12,9 @@
 //! - `pg` (feature `pg`): a fresh PostgreSQL database per test, dropped
 //!   when the test ends, on 127.0.0.1:5432 or the server `AUDIT_TEST_PG_URL`
 //!   names.
+//! - `proto` (feature `proto`): the gRPC services of the tests
+//!   (`members.v1`, `projects.v1`), generated at build time from
+//!   `proto/*.proto`.
 //!
 //! A crate takes it as a dev-dependency with the features it needs:
 //!
@@ -22,4 +25,6 @@
 
 #[cfg(feature = "pg")]
 pub mod pg;
+#[cfg(feature = "proto")]
+pub mod proto;
 pub mod sample;
