@@ -1,4 +1,5 @@
-//! A fresh Postgres database per run, with the audit schema migrated.
+//! A fresh Postgres database per run (`audit_testkit::pg::FreshDb`) on the
+//! server of `--postgres-url`, with the audit schema migrated.
 //!
 //! Without the `postgres` feature the same API exists and says "postgres
 //! sink not built", so scenarios report themselves as skipped.
@@ -16,57 +17,25 @@ pub(crate) const NOT_BUILT: &str = "postgres sink not built";
 mod real {
     use std::sync::Arc;
 
-    use sqlx::Connection as _;
-    use sqlx::postgres::PgConnection;
+    pub(crate) use audit_testkit::pg::FreshDb;
+    use audit_testkit::pg::with_database;
 
     use crate::harness::{Bench, BenchResult};
 
-    /// A database created for this run and dropped by [`FreshDb::drop_now`].
-    #[derive(Debug)]
-    pub(crate) struct FreshDb {
-        server_url: String,
-        name: String,
-        /// The URL of the fresh database.
-        pub(crate) url: String,
+    /// Creates `audit_bench_<tag>_<uuid>` on the server and migrates it.
+    pub(crate) fn create(bench: &Bench, tag: &str) -> BenchResult<FreshDb> {
+        let admin = with_database(&bench.settings.postgres_url, "postgres");
+        let prefix = format!("audit_bench_{tag}");
+        bench.block_on_load(async move {
+            let db = FreshDb::create(&admin, &prefix).await?;
+            audit_sinks::postgres::migrate_url(db.url()).await?;
+            Ok(db)
+        })
     }
 
-    impl FreshDb {
-        /// Creates `audit_bench_<pid>_<n>` on the server and migrates it.
-        pub(crate) fn create(bench: &Bench, tag: &str) -> BenchResult<Self> {
-            let server_url = bench.settings.postgres_url.trim_end_matches('/').to_owned();
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let name = format!("audit_bench_{tag}_{}_{nanos}", std::process::id());
-            let url = format!("{server_url}/{name}");
-            let admin = format!("{server_url}/postgres");
-            let (create_name, migrate_url) = (name.clone(), url.clone());
-            bench.block_on_load(async move {
-                let mut conn = PgConnection::connect(&admin).await?;
-                sqlx::raw_sql(&format!("CREATE DATABASE \"{create_name}\""))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await?;
-                audit_sinks::postgres::migrate_url(&migrate_url).await?;
-                Ok::<_, crate::harness::BenchError>(())
-            })?;
-            Ok(Self { server_url, name, url })
-        }
-
-        /// Drops the database (closing any connection left to it).
-        pub(crate) fn drop_now(self, bench: &Bench) -> BenchResult<()> {
-            let admin = format!("{}/postgres", self.server_url);
-            let name = self.name;
-            bench.block_on_load(async move {
-                let mut conn = PgConnection::connect(&admin).await?;
-                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await?;
-                conn.close().await?;
-                Ok::<_, crate::harness::BenchError>(())
-            })
-        }
+    /// Drops the database now (closing any connection left to it).
+    pub(crate) fn drop_now(bench: &Bench, db: FreshDb) -> BenchResult<()> {
+        Ok(bench.block_on_load(db.drop_now())?)
     }
 
     /// The Postgres sink over `url`.
@@ -83,18 +52,20 @@ mod stub {
 
     /// Never created: the sink is not built.
     #[derive(Debug)]
-    pub(crate) struct FreshDb {
-        pub(crate) url: String,
-    }
+    pub(crate) enum FreshDb {}
 
     impl FreshDb {
-        pub(crate) fn create(_bench: &Bench, _tag: &str) -> BenchResult<Self> {
-            Err(error(super::NOT_BUILT))
+        pub(crate) fn url(&self) -> &str {
+            match *self {}
         }
+    }
 
-        pub(crate) fn drop_now(self, _bench: &Bench) -> BenchResult<()> {
-            Ok(())
-        }
+    pub(crate) fn create(_bench: &Bench, _tag: &str) -> BenchResult<FreshDb> {
+        Err(error(super::NOT_BUILT))
+    }
+
+    pub(crate) fn drop_now(_bench: &Bench, db: FreshDb) -> BenchResult<()> {
+        match db {}
     }
 
     pub(crate) async fn sink(_url: &str) -> BenchResult<Arc<dyn audit_core::Sink>> {

@@ -1,5 +1,6 @@
 //! Cost of `Auditor::record` for a ~1 KB entry (enrich + redact + sequence +
-//! hash + enqueue), side by side with `serde_json::to_vec` of the same entry.
+//! hash + enqueue), side by side with `serde_json::to_vec` of the same entry
+//! (`audit_testkit::sample::entry`, the entry audit-bench writes).
 //!
 //! ```text
 //! cargo bench -p audit-core --bench record
@@ -7,15 +8,14 @@
 //!
 //! The criterion group `per_entry` times `to_vec` and `record` with each
 //! entry made just before it is used, as a request's entry is built and
-//! recorded at once. The ratio the issue's target (at most 3x) is for is
+//! recorded at once. The ratio the target (at most 3x) is for is
 //! printed at the end of the run (alone: `cargo bench -p audit-core --bench
 //! record -- ratio`), measured entry by entry: `to_vec` of one entry, then
 //! `record` of another, and so on, with the sink's worker running alongside
-//! as in a service. On these shared machines the speed changes by up to
-//! 1.8x from one minute to the next, and criterion's groups run one after
-//! the other, so the ratio of two criterion figures moves with it (2.2x to
-//! 3.7x for the same build on 2026-12-06); the paired figure does not,
-//! because both sides see the same machine. The same lines show the older
+//! as in a service. On shared machines the speed changes from one minute
+//! to the next, and criterion's groups run one after the other, so the
+//! ratio of two criterion figures moves with it; the paired figure does
+//! not, because both sides see the same machine. The same lines show the older
 //! measure, short rounds of each side alternating (with the sink idle
 //! between rounds), warm and cold (a round's entries made in advance).
 //! `*_cloned_in_batches` times `record` of entries cloned in batches
@@ -27,16 +27,13 @@
 
 #![allow(missing_docs)] // criterion_group! generates an undocumented function
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use audit_core::integrity::{CheckpointPolicy, Sequencer};
 use audit_core::testing::DiscardSink;
-use audit_core::{
-    Actor, AuditEvent, Auditor, Body, HttpRequest, Request, Resource, Response, ServiceInfo, Source,
-};
+use audit_core::{AuditEvent, Auditor, ServiceInfo};
+use audit_testkit::sample;
 use criterion::{BatchSize, Criterion, criterion_group};
-use serde_json::json;
 
 fn auditor(rt: &tokio::runtime::Runtime, json: bool) -> Auditor {
     rt.block_on(async {
@@ -49,52 +46,13 @@ fn auditor(rt: &tokio::runtime::Runtime, json: bool) -> Auditor {
     .expect("auditor")
 }
 
-/// A realistic entry of about 1 KB of JSON.
-fn entry() -> AuditEvent {
-    let mut headers = BTreeMap::new();
-    headers.insert("content-type".to_owned(), "application/json".to_owned());
-    headers.insert("authorization".to_owned(), "Bearer alice-token".to_owned());
-    headers.insert("user-agent".to_owned(), "Mozilla/5.0 (X11; Linux x86_64)".to_owned());
-    let mut request = HttpRequest::new("PATCH", "/projects/p_42");
-    request.route = Some("/projects/{id}".to_owned());
-    request.query = Some("expand=members&token=abc".to_owned());
-    request.headers = headers;
-    request.body = Some(Body::Json(json!({
-        "name": "Apollo guidance computer",
-        "description": "Flight software for the command and lunar modules",
-        "visibility": "private",
-        "settings": {"webhook_secret": "whsec_123", "retention_days": 90, "labels": ["nasa", "mit"]},
-    })));
-    let mut response = Response::default();
-    response.status = Some(200);
-    response.duration_us = Some(1840);
-    AuditEvent::builder("project.update")
-        .actor(Actor::user("u_1").email("alice@example.com").name("Alice"))
-        .tenant("acme")
-        .resource(Resource::new("project", "p_42").name("Apollo"))
-        .source(
-            Source::new()
-                .ip("203.0.113.7".parse().expect("ip"))
-                .user_agent("Mozilla/5.0 (X11; Linux x86_64)")
-                .request_id("01890f5e-8c6b-7cc3-9a3e-2f4f1a7d9b10"),
-        )
-        .request(Request::Http(request))
-        .response(response)
-        .changes_between(
-            &json!({"name": "Apollo", "visibility": "public"}),
-            &json!({"name": "Apollo guidance computer", "visibility": "private"}),
-        )
-        .metadata("plan", "enterprise")
-        .build()
-}
-
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .expect("rt");
-    let event = entry();
+    let event = sample::entry();
     let size = serde_json::to_vec(&event).expect("json").len();
     println!("entry size: {size} bytes of JSON");
 
@@ -244,7 +202,7 @@ fn ratio() {
         .enable_all()
         .build()
         .expect("rt");
-    let event = entry();
+    let event = sample::entry();
     let (n, rounds) = (2_000u32, 41);
     let clock = clock_cost(n, rounds);
     println!("timer cost subtracted from each timed entry: {:.3} us", clock.as_secs_f64() * 1e6);
@@ -288,9 +246,8 @@ fn ratio() {
 /// The judged ratio: `to_vec` and `record` alternate entry by entry (each
 /// entry cloned just before it is used, as in the warm feed), with the
 /// sink's worker running alongside as it does in a service, never waited
-/// for. A change of the machine's speed (these are shared machines, whose
-/// speed was seen to change by 1.8x from one minute to the next) then
-/// slows both sides alike, which criterion's groups, run one after the
+/// for. A change of the machine's speed (on a shared machine, from one
+/// minute to the next) then slows both sides alike, which criterion's groups, run one after the
 /// other, cannot promise. Rounds of 2 000 pairs; the ratio is each round's,
 /// and its median over the rounds is the figure.
 fn paired(rt: &tokio::runtime::Runtime, event: &AuditEvent, clock: Duration) {

@@ -12,14 +12,11 @@ use common::{auditor, recorded, request_body, response_body};
 use serde_json::json;
 use tonic::{Code, Request, Response, Status};
 
-#[allow(unreachable_pub, missing_docs, clippy::all)]
-mod pb {
-    include!("proto/members.v1.rs");
-}
-
-use pb::members_client::MembersClient;
-use pb::members_server::{Members, MembersServer};
-use pb::{AddMemberRequest, Member, RemoveMemberRequest, RemoveMemberResponse, Role};
+use audit_testkit::proto::members::members_client::MembersClient;
+use audit_testkit::proto::members::members_server::{Members, MembersServer};
+use audit_testkit::proto::members::{
+    AddMemberRequest, Member, RemoveMemberRequest, RemoveMemberResponse, Role,
+};
 
 struct Service;
 

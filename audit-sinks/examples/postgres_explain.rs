@@ -10,8 +10,6 @@
 //!
 //! Set `AUDIT_EXPLAIN_KEEP=1` to keep the database (its name is printed) for
 //! trying other indexes by hand.
-#[path = "../tests/postgres_support/mod.rs"]
-mod postgres_support;
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +17,7 @@ use audit_core::query::{Cursor, EventPattern, Order, Query};
 use audit_core::store::AuditStore as _;
 use audit_core::{Actor, AuditEvent, Outcome, Resource, Sink as _, Source};
 use audit_sinks::postgres::PostgresSink;
-use postgres_support::TestDb;
+use audit_testkit::pg::FreshDb;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -86,9 +84,10 @@ fn entry(n: u64, total: u64, now: OffsetDateTime) -> AuditEvent {
 async fn main() {
     let total: u64 =
         std::env::var("AUDIT_EXPLAIN_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
-    let db = TestDb::migrated().await;
-    println!("database {}", db.name);
-    let sink = PostgresSink::builder().max_connections(4).connect(&db.url).await.unwrap();
+    let db = FreshDb::new().await;
+    audit_sinks::postgres::migrate_url(db.url()).await.expect("migrate");
+    println!("database {}", db.name());
+    let sink = PostgresSink::builder().max_connections(4).connect(db.url()).await.unwrap();
     let now = OffsetDateTime::now_utc();
 
     let started = Instant::now();
@@ -181,7 +180,7 @@ async fn main() {
     }
     sink.shutdown().await.unwrap();
     if std::env::var_os("AUDIT_EXPLAIN_KEEP").is_some() {
-        println!("keeping database {}", db.name);
+        println!("keeping database {}", db.name());
         std::mem::forget(db);
     }
 }

@@ -4,25 +4,24 @@
 
 mod postgres_support;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use audit_core::integrity::{Verifier, VerifyOptions};
 use audit_core::store::AuditStore as _;
 use audit_core::{Auditor, SigningKey, Sink as _};
 use audit_sinks::postgres::{PostgresError, PostgresSink, RETENTION_EVENT, RetentionRule};
-use postgres_support::{TestDb, chain_at, entry_at, month_start, scan_all};
+use postgres_support::{chain_at, migrated_db, month_start, scan_all};
 use time::OffsetDateTime;
 
 #[tokio::test]
 async fn retention_drops_old_partitions_and_the_rest_still_verifies() {
-    let db = TestDb::migrated().await;
+    let db = migrated_db().await;
     let key = SigningKey::ed25519_from_bytes(&[9; 32]);
     // Keep partitions whose month ended less than ~2 months ago: the month
     // three months back goes, the one two months back stays.
     let cut = month_start(-2) + time::Duration::days(1);
     let max_age = Duration::try_from(OffsetDateTime::now_utc() - cut).unwrap();
-    let sink = PostgresSink::builder().retention(max_age).connect(&db.url).await.unwrap();
+    let sink = PostgresSink::builder().retention(max_age).connect(db.url()).await.unwrap();
     let mut events = sink.retention_events().expect("retention events");
 
     // One chain written over four months: genesis, entries and a checkpoint
@@ -78,7 +77,7 @@ async fn retention_drops_old_partitions_and_the_rest_still_verifies() {
         .service("retention-test", "1")
         .signing_key(key.clone())
         // Another instance writing to the same table.
-        .sink(PostgresSink::connect(&db.url).await.unwrap())
+        .sink(PostgresSink::connect(db.url()).await.unwrap())
         .build()
         .unwrap();
     auditor.record(report.event()).await.unwrap();
@@ -107,62 +106,11 @@ async fn retention_drops_old_partitions_and_the_rest_still_verifies() {
 
 #[tokio::test]
 async fn retention_needs_a_policy() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     assert!(matches!(sink.apply_retention().await, Err(PostgresError::NoRetentionPolicy)));
     // The store's purge drops nothing it should keep: the current month stays.
     let report = sink.store().purge(OffsetDateTime::now_utc(), false).await.unwrap();
     assert_eq!(report.removed, 0);
     sink.shutdown().await.unwrap();
-}
-
-/// What the test's subscriber writes.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Logs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    fn count(&self, needle: &str) -> usize {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).matches(needle).count()
-    }
-}
-
-#[tokio::test]
-async fn the_sink_warns_when_nobody_receives_its_retention_reports() {
-    const NOBODY: &str = "but nothing receives PostgresSink::retention_events()";
-    let logs = Logs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // The test runtime has one thread, so the sink's maintenance task logs here too.
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::builder()
-        .retention(Duration::from_secs(30 * 24 * 3600))
-        .maintenance_interval(Duration::from_millis(50))
-        .connect(&db.url)
-        .await
-        .unwrap();
-    // Written after start-up: its month is dropped by the next maintenance run.
-    sink.write(audit_core::Batch::new(&[entry_at(1, month_start(-14))])).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while logs.count(NOBODY) == 0 {
-        assert!(Instant::now() < deadline, "no warning that nobody receives the reports");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(scan_all(&sink.store()).await.is_empty(), "the old month was dropped");
-    sink.shutdown().await.unwrap();
-    assert_eq!(logs.count(NOBODY), 1);
 }

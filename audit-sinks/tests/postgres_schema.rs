@@ -9,16 +9,17 @@ use audit_core::Sink as _;
 use audit_core::query::Query;
 use audit_core::store::AuditStore as _;
 use audit_sinks::postgres::{self, PostgresError, PostgresSink, PostgresStore};
-use postgres_support::{TestDb, entry, entry_at, with_user};
+use audit_testkit::pg::{FreshDb, with_user};
+use postgres_support::{entry, entry_at, migrated_db};
 use time::macros::datetime;
 
 #[tokio::test]
 async fn migrations_are_idempotent_and_safe_to_run_concurrently() {
-    let db = TestDb::new().await;
+    let db = FreshDb::new().await;
     // Eight instances starting at once, each with its own connection.
     let runs: Vec<_> = (0..8)
         .map(|_| {
-            let url = db.url.clone();
+            let url = db.url().to_owned();
             tokio::spawn(async move { postgres::migrate_url(&url).await })
         })
         .collect();
@@ -75,7 +76,7 @@ async fn compression(pool: &sqlx::PgPool) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_version_1_database_works_and_migrating_it_moves_every_partition_to_lz4() {
-    let db = TestDb::migrated().await;
+    let db = migrated_db().await;
     let pool = db.pool().await;
     let has_lz4: bool = sqlx::query_scalar(
         "SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'",
@@ -102,7 +103,7 @@ async fn a_version_1_database_works_and_migrating_it_moves_every_partition_to_lz
     assert!(compression(&pool).await.iter().all(|(_, c)| c == "p"));
 
     // This build writes to it, and to an old month's partition.
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     let old = large(entry_at(0, datetime!(2025-03-10 12:00 UTC)));
     let now = large(entry(1));
     sink.write(audit_core::Batch::new(&[old.clone(), now.clone()])).await.unwrap();
@@ -135,19 +136,19 @@ async fn a_version_1_database_works_and_migrating_it_moves_every_partition_to_lz
 
 #[tokio::test]
 async fn the_sink_and_store_refuse_a_database_without_the_schema() {
-    let db = TestDb::new().await;
-    let err = PostgresSink::connect(&db.url).await.unwrap_err();
+    let db = FreshDb::new().await;
+    let err = PostgresSink::connect(db.url()).await.unwrap_err();
     assert!(matches!(err, PostgresError::SchemaOutdated { found: 0, .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("audit migrate"), "{message}");
-    let err = PostgresStore::connect(&db.url).await.unwrap_err();
+    let err = PostgresStore::connect(db.url()).await.unwrap_err();
     assert!(matches!(err, PostgresError::SchemaOutdated { found: 0, .. }), "{err:?}");
 }
 
 #[tokio::test]
 async fn updates_deletes_and_truncates_are_rejected() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     let batch: Vec<_> = (0..5).map(entry).collect();
     sink.write(audit_core::Batch::new(&batch)).await.unwrap();
     let pool = db.pool().await;
@@ -178,7 +179,7 @@ async fn updates_deletes_and_truncates_are_rejected() {
 
 #[tokio::test]
 async fn an_insert_only_role_writes_and_reads_with_the_documented_grants() {
-    let mut db = TestDb::migrated().await;
+    let mut db = migrated_db().await;
     let (role, role_url) = db.role("app").await;
     let pool = db.pool().await;
     // The grants of the module docs (`public` is the schema here).
@@ -226,14 +227,14 @@ async fn an_insert_only_role_writes_and_reads_with_the_documented_grants() {
 
 #[tokio::test]
 async fn the_password_is_never_printed() {
-    let db = TestDb::migrated().await;
+    let db = migrated_db().await;
     // The test server trusts local users, so any password connects.
-    let url = with_user(&db.url, "postgres:hunter2-secret");
+    let url = with_user(db.url(), "postgres:hunter2-secret");
     let sink = PostgresSink::connect(&url).await.unwrap();
     let store = PostgresStore::connect(&url).await.unwrap();
     for text in [format!("{sink:?}"), format!("{store:?}")] {
         assert!(!text.contains("hunter2"), "{text}");
-        assert!(text.contains(&db.name), "{text}");
+        assert!(text.contains(db.name()), "{text}");
     }
     // Nothing listens on port 1.
     let unreachable = "postgres://postgres:hunter2-secret@127.0.0.1:1/nowhere";

@@ -18,15 +18,16 @@ use audit_core::{
     Resource, Response, ServiceInfo, SigningKey, Source,
 };
 use audit_sinks::postgres::PostgresSink;
+use audit_testkit::pg::FreshDb;
 use bytes::Bytes;
-use postgres_support::{TestDb, entry, entry_at, scan_all};
+use postgres_support::{entry, entry_at, migrated_db, scan_all};
 use serde_json::json;
 use time::macros::datetime;
 
 #[tokio::test]
 async fn the_store_passes_the_conformance_suite() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     let store = sink.store();
     conformance::run(&store, |entries| {
         let sink = sink.clone();
@@ -38,8 +39,8 @@ async fn the_store_passes_the_conformance_suite() {
 
 #[tokio::test]
 async fn a_replayed_batch_inserts_nothing_twice() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     let batch: Vec<AuditEvent> = (0..200).map(entry).collect();
     sink.write(audit_core::Batch::new(&batch)).await.unwrap();
     // The same batch again (a retry whose commit had happened), and one that
@@ -69,8 +70,8 @@ async fn a_replayed_batch_inserts_nothing_twice() {
 
 #[tokio::test]
 async fn entries_come_back_exactly_as_written_and_their_hashes_verify() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     let key = SigningKey::ed25519_from_bytes(&[3; 32]);
     let mut seq =
         Sequencer::new(Some(key.clone()), CheckpointPolicy::default(), ServiceInfo::new("svc"));
@@ -115,8 +116,8 @@ async fn entries_come_back_exactly_as_written_and_their_hashes_verify() {
 
 #[tokio::test]
 async fn a_partition_dropped_meanwhile_is_created_again() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     let old = datetime!(2024-01-15 08:00 UTC);
     sink.write(audit_core::Batch::new(&[entry_at(0, old)])).await.unwrap();
     // Another process drops that month (the sink still believes it exists).
@@ -137,8 +138,8 @@ async fn a_partition_dropped_meanwhile_is_created_again() {
 
 #[tokio::test]
 async fn a_closed_pool_is_a_transient_error() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     sink.pool().close().await;
     let err = sink.write(audit_core::Batch::new(&[entry(0)])).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
@@ -146,13 +147,13 @@ async fn a_closed_pool_is_a_transient_error() {
 
 #[tokio::test]
 async fn a_write_that_hangs_is_abandoned_and_its_retry_stores_each_entry_once() {
-    let db = TestDb::migrated().await;
+    let db = migrated_db().await;
     // One connection: the abandoned write must give its slot back.
     let sink = PostgresSink::builder()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(5))
         .write_timeout(Duration::from_millis(300))
-        .connect(&db.url)
+        .connect(db.url())
         .await
         .unwrap();
     // Another session holds the table, so the sink's insert waits for it.
@@ -199,8 +200,8 @@ fn a_zero_write_timeout_is_refused() {
 
 #[tokio::test]
 async fn queries_use_every_filter_with_bound_parameters() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     let mut batch: Vec<AuditEvent> = (0..20).map(entry).collect();
     batch[3].tenant = Some("o'brien; DROP TABLE audit_events; --".to_owned());
     sink.write(audit_core::Batch::new(&batch)).await.unwrap();
@@ -217,11 +218,11 @@ async fn queries_use_every_filter_with_bound_parameters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn several_sinks_create_the_same_partitions_at_once() {
-    let db = TestDb::migrated().await;
+    let db = migrated_db().await;
     let mut writers = Vec::new();
     for w in 0..4 {
         // Each its own pool, as separate processes would.
-        let sink = PostgresSink::connect(&db.url).await.unwrap();
+        let sink = PostgresSink::connect(db.url()).await.unwrap();
         writers.push(tokio::spawn(async move {
             for round in 0..3 {
                 // Every writer needs the same eight old months at once.
@@ -248,8 +249,8 @@ async fn several_sinks_create_the_same_partitions_at_once() {
 
 #[tokio::test]
 async fn a_scan_reads_one_snapshot() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     // More than one chunk of 2 000 rows.
     let first: Vec<AuditEvent> = (0..2_500).map(entry).collect();
     for batch in first.chunks(500) {
@@ -329,7 +330,7 @@ fn varied_entries() -> Vec<AuditEvent> {
 
 /// Every column the sink wrote (all but `ingest_seq`, whose values a failed
 /// `COPY` may skip), row by row in write order.
-async fn stored_rows(db: &TestDb) -> Vec<serde_json::Value> {
+async fn stored_rows(db: &FreshDb) -> Vec<serde_json::Value> {
     let pool = db.pool().await;
     // `row_to_json`: `to_jsonb` cannot hold the `\u0000` of `entry`.
     let rows: Vec<String> =
@@ -381,8 +382,8 @@ async fn the_copy_and_the_on_conflict_insert_store_the_same_rows() {
     let entries = varied_entries();
 
     // A: the whole batch in one COPY.
-    let a = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&a.url).await.unwrap();
+    let a = migrated_db().await;
+    let sink = PostgresSink::connect(a.url()).await.unwrap();
     sink.write(audit_core::Batch::new(&entries)).await.unwrap();
     assert_eq!(scan_all(&sink.store()).await, entries);
     sink.shutdown().await.unwrap();
@@ -390,8 +391,8 @@ async fn the_copy_and_the_on_conflict_insert_store_the_same_rows() {
 
     // B: the first entry alone, then the whole batch: its COPY fails on the
     // stored entry, and the ON CONFLICT insert stores the rest.
-    let b = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&b.url).await.unwrap();
+    let b = migrated_db().await;
+    let sink = PostgresSink::connect(b.url()).await.unwrap();
     sink.write(audit_core::Batch::new(&entries[..1])).await.unwrap();
     sink.write(audit_core::Batch::new(&entries)).await.unwrap();
     assert_eq!(logs.count(FALLBACK), 1);
@@ -443,8 +444,8 @@ async fn the_copy_and_the_on_conflict_insert_store_the_same_rows() {
 
 #[tokio::test]
 async fn the_pipelines_json_of_an_entry_is_stored_as_it_is() {
-    let db = TestDb::migrated().await;
-    let sink = PostgresSink::connect(&db.url).await.unwrap();
+    let db = migrated_db().await;
+    let sink = PostgresSink::connect(db.url()).await.unwrap();
     let entries = varied_entries();
     // The pipeline hands over `serde_json::to_vec` of each entry; pretty
     // JSON of the same entries shows which bytes the sink stored. The last
@@ -490,14 +491,14 @@ async fn the_pipelines_json_of_an_entry_is_stored_as_it_is() {
 
 #[tokio::test]
 async fn without_detail_columns_rows_leave_them_null_and_the_view_reads_every_row_alike() {
-    let db = TestDb::migrated().await;
+    let db = migrated_db().await;
     let entries = varied_entries();
     // The chain in turns, with the detail columns and without: an HTTP
     // entry with a NUL in its body goes with them; a gRPC one with a NUL in
     // its reason, and one with the text `\u0000` in its metadata, without.
     let with_details = |i: usize| i < 2 || (4..6).contains(&i);
-    let full = PostgresSink::connect(&db.url).await.unwrap();
-    let lean = PostgresSink::builder().detail_columns(false).connect(&db.url).await.unwrap();
+    let full = PostgresSink::connect(db.url()).await.unwrap();
+    let lean = PostgresSink::builder().detail_columns(false).connect(db.url()).await.unwrap();
     full.write(audit_core::Batch::new(&entries[..2])).await.unwrap();
     lean.write(audit_core::Batch::new(&entries[2..4])).await.unwrap();
     full.write(audit_core::Batch::new(&entries[4..6])).await.unwrap();

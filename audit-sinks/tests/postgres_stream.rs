@@ -15,7 +15,7 @@ use audit_core::store::AuditStore as _;
 use audit_core::{Actor, AuditEvent, Auditor, Resource, RetryPolicy, SigningKey};
 use audit_sinks::postgres::{PostgresSink, PostgresStore};
 use futures::StreamExt as _;
-use postgres_support::TestDb;
+use postgres_support::migrated_db;
 use uuid::Uuid;
 
 const ENTRIES: usize = 50_000;
@@ -62,12 +62,12 @@ async fn every_entry_arrives_exactly_once_while_connections_are_killed() {
         .with_max_level(tracing::Level::WARN)
         .with_test_writer()
         .try_init();
-    let db = TestDb::migrated().await;
+    let db = migrated_db().await;
     let key = SigningKey::ed25519_from_bytes(&[5; 32]);
     let sink = PostgresSink::builder()
         .max_connections(2)
         .write_timeout(Duration::from_secs(5))
-        .connect(&db.url)
+        .connect(db.url())
         .await
         .unwrap();
     let auditor = Auditor::builder()
@@ -191,7 +191,7 @@ async fn every_entry_arrives_exactly_once_while_connections_are_killed() {
     let written = sink.written;
     assert!(written > ENTRIES as u64 + 50, "genesis, entries and checkpoints: {written}");
 
-    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let store = PostgresStore::connect(db.url()).await.unwrap();
     let (rows, distinct): (i64, i64) =
         sqlx::query_as("SELECT count(*), count(DISTINCT id) FROM audit_events")
             .fetch_one(store.pool())

@@ -7,9 +7,9 @@
 //! cargo bench -p audit-tower --bench layer
 //! ```
 //!
-//! - `layer/bare`: a `PATCH /projects/p_42` with a ~300-byte JSON body
-//!   through a handler that reads the body and answers with a small JSON
-//!   document;
+//! - `layer/bare`: a `PATCH /projects/p_42` with a ~300-byte JSON body (the
+//!   sample entry's, `audit_testkit::sample::request_body`) through a
+//!   handler that reads the body and answers with a small JSON document;
 //! - `layer/metadata`: the same behind `AuditLayer` at the default level
 //!   for a mutation (`Level::Metadata`: who, what, where, outcome);
 //! - `layer/request_response`: the same with both bodies captured
@@ -28,9 +28,11 @@
 
 use std::convert::Infallible;
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use audit_core::Auditor;
 use audit_core::testing::DiscardSink;
+use audit_testkit::sample;
 use audit_tower::{
     AuditLayer, ForwardedHeader, IpNet, Level, Policy, RequestBody, Rule, event_name_for_grpc,
     event_name_for_route, resolve_client_ip,
@@ -42,7 +44,9 @@ use http::{HeaderMap, HeaderValue, Method, Request, Response, header};
 use http_body_util::{BodyExt as _, Full};
 use tower::{Layer as _, Service, ServiceExt as _};
 
-const REQUEST_BODY: &str = r#"{"name":"Apollo guidance computer","description":"Flight software for the command and lunar modules, revision 2","visibility":"private","settings":{"retention_days":90,"labels":["nasa","mit","apollo"],"webhook_url":"https://hooks.example.com/p/42","webhook_secret":"whsec_5f2a9c1e7b"}}"#;
+/// The request body of the sample entry (`audit_testkit::sample`).
+static REQUEST_BODY: LazyLock<Bytes> =
+    LazyLock::new(|| Bytes::from(serde_json::to_vec(&sample::request_body()).expect("JSON")));
 const RESPONSE_BODY: &str = r#"{"id":"p_42","name":"Apollo guidance computer","description":"Flight software for the command and lunar modules, revision 2","visibility":"private"}"#;
 
 /// The load balancer in front of the service.
@@ -53,10 +57,10 @@ fn request() -> Request<Full<Bytes>> {
         .method(Method::PATCH)
         .uri("/projects/p_42?expand=members")
         .header(header::CONTENT_TYPE, "application/json")
-        .header(header::AUTHORIZATION, "Bearer tok_5f2a9c1e7b4d")
+        .header(header::AUTHORIZATION, sample::BEARER_TOKEN)
         .header(header::USER_AGENT, "Mozilla/5.0 (X11; Linux x86_64)")
         .header("x-forwarded-for", "203.0.113.7, 10.1.2.3")
-        .body(Full::new(Bytes::from_static(REQUEST_BODY.as_bytes())))
+        .body(Full::new(REQUEST_BODY.clone()))
         .expect("request")
 }
 

@@ -15,14 +15,11 @@ use common::{Trail, within};
 use futures::{Stream, StreamExt};
 use tonic::{Code, Request, Response, Status};
 
-#[allow(unreachable_pub, missing_docs, clippy::all)]
-mod pb {
-    include!("proto/projects.v1.rs");
-}
-
-use pb::projects_client::ProjectsClient;
-use pb::projects_server::{Projects, ProjectsServer};
-use pb::{GetProjectRequest, Project, UpdateProjectRequest, WatchProjectsRequest};
+use audit_testkit::proto::projects::projects_client::ProjectsClient;
+use audit_testkit::proto::projects::projects_server::{Projects, ProjectsServer};
+use audit_testkit::proto::projects::{
+    GetProjectRequest, Project, UpdateProjectRequest, WatchProjectsRequest,
+};
 
 #[derive(Default)]
 struct Service {

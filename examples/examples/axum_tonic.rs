@@ -14,8 +14,9 @@
 //!      -H 'content-type: application/json' -d '{"name":"apollo","api_token":"s3cret"}'
 //! ```
 //!
-//! The gRPC code is generated from `audit-tower/tests/proto/projects.proto`
-//! with protox and tonic-prost-build (no `protoc`) and checked in.
+//! The gRPC service is the `projects.v1` test proto of the workspace's
+//! test-support crate (`audit_testkit::proto::projects`), generated at build
+//! time with protox and tonic-prost-build (no `protoc`).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -34,11 +35,7 @@ use futures::Stream;
 use serde_json::{Value, json};
 use tonic::{Code, Status};
 
-#[allow(unreachable_pub, missing_docs, missing_debug_implementations, clippy::all)]
-mod pb {
-    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../audit-tower/tests/proto/projects.v1.rs"));
-}
-
+use audit_testkit::proto::projects as pb;
 use pb::projects_client::ProjectsClient;
 use pb::projects_server::{Projects, ProjectsServer};
 

@@ -2,11 +2,10 @@
 //! Postgres, a real OTLP receiver. The tests live in `tests/tests/`; this
 //! library holds what they share: starting the example SaaS API in-process
 //! ([`Api`]), reading back what the file sink wrote ([`read_log`]), and
-//! reading every byte under a directory ([`every_file`]), real receivers
-//! for the network sinks ([`receivers`]) and a fresh Postgres database per
-//! test ([`pg`]).
+//! reading every byte under a directory ([`every_file`]), and real
+//! receivers for the network sinks ([`receivers`]). A fresh Postgres
+//! database per test is `audit_testkit::pg::FreshDb`.
 
-pub mod pg;
 pub mod receivers;
 
 use std::io::Read as _;

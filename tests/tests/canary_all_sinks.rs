@@ -1,4 +1,4 @@
-//! Secret canaries reach no byte that any sink received (issue #9).
+//! Secret canaries reach no byte that any sink received.
 //!
 //! One auditor feeds all five sinks at once, each into something real that
 //! keeps every byte: the file sink (a temporary directory, rotated and
@@ -44,6 +44,7 @@ use audit_sinks::otlp::{OtlpConfig, OtlpSink};
 use audit_sinks::postgres::{PostgresSink, migrate_url};
 use audit_sinks::stdout::StdoutSink;
 use audit_sinks::webhook::WebhookSink;
+use audit_testkit::pg::FreshDb;
 use examples::saas::{AppState, app};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
@@ -51,7 +52,6 @@ use prost::Message as _;
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 use sqlx::Row as _;
-use tests::pg::FreshDb;
 use tests::receivers::{OtlpReceiver, WebhookReceiver};
 use tests::{contains, every_file, read_log};
 
@@ -431,7 +431,7 @@ async fn parent() {
 
     let plan = json!({
         "dir": dir.path(),
-        "pg_url": db.url,
+        "pg_url": db.url(),
         "otlp_url": otlp.url(),
         "webhook_url": webhook.url(),
         "webhook_secret": webhook_secret,
@@ -577,7 +577,7 @@ async fn file_sink(dir: &Path) -> Received {
 /// Every row of every table of the database as text; the entries from the
 /// `entry` column.
 async fn postgres(db: &FreshDb) -> Received {
-    let pool = tests::pg::admin(&db.url).await;
+    let pool = db.pool().await;
     let tables: Vec<String> = sqlx::query_scalar(
         "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables \
          WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",

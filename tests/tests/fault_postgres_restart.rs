@@ -1,5 +1,5 @@
-//! Fault test (issue #9): PostgreSQL is restarted under load and loses
-//! nothing, duplicates nothing.
+//! Fault test: PostgreSQL is restarted under load and loses nothing,
+//! duplicates nothing.
 //!
 //! The example SaaS API runs in-process with the file sink, the Postgres sink
 //! and a spool, over a PostgreSQL server this test starts for itself (so that
@@ -28,12 +28,12 @@ use audit_core::query::Query;
 use audit_core::store::AuditStore as _;
 use audit_core::{AuditEvent, Stats};
 use audit_sinks::postgres::PostgresStore;
+use audit_testkit::pg::FreshDb;
 use futures::TryStreamExt as _;
 use reqwest::Method;
 use serde_json::json;
 use sqlx::Connection as _;
 use tempfile::TempDir;
-use tests::pg::FreshDb;
 use tests::{Api, read_log, request_body, status};
 
 /// Audited requests sent in all.
@@ -262,7 +262,7 @@ async fn postgres_restarted_under_load_loses_and_duplicates_nothing() {
     let started = Instant::now();
     let pg = PgServer::start();
     let db = FreshDb::on(&pg.admin_url()).await;
-    let url = db.url.clone();
+    let url = db.url().to_owned();
     let api = Arc::new(
         Api::start_with(|mut config| {
             let spool = config.audit_dir.parent().expect("a parent").join("spool");
@@ -409,7 +409,7 @@ async fn postgres_restarted_under_load_loses_and_duplicates_nothing() {
     assert!(in_file.len() > REQUESTS, "{} entries in the file log", in_file.len());
 
     // Postgres holds the same entries, each once.
-    let pool = sqlx::PgPool::connect(&db.url).await.expect("the database");
+    let pool = sqlx::PgPool::connect(db.url()).await.expect("the database");
     let (rows, distinct): (i64, i64) =
         sqlx::query_as("SELECT count(*), count(DISTINCT id) FROM audit_events")
             .fetch_one(&pool)
@@ -435,7 +435,7 @@ async fn postgres_restarted_under_load_loses_and_duplicates_nothing() {
     pool.close().await;
 
     // Read back through the store: every request's entry once, the chain intact.
-    let store = PostgresStore::connect(&db.url).await.expect("the store");
+    let store = PostgresStore::connect(db.url()).await.expect("the store");
     let in_postgres: Vec<AuditEvent> =
         store.scan(&Query::new()).try_collect().await.expect("a readable table");
     drop(store);

@@ -10,18 +10,18 @@ use audit_core::query::Query;
 use audit_core::store::AuditStore as _;
 use audit_core::{AuditEvent, Outcome};
 use audit_sinks::postgres::PostgresStore;
+use audit_testkit::pg::FreshDb;
 use clap::Parser as _;
 use examples::saas::{Args, Config};
 use futures::TryStreamExt as _;
 use reqwest::Method;
 use serde_json::json;
-use tests::pg::FreshDb;
 use tests::{Api, read_log};
 
 #[tokio::test]
 async fn the_postgres_flag_writes_every_entry_to_postgres() {
     let db = FreshDb::new().await;
-    let flags = Config::from(Args::try_parse_from(["saas-api", "--postgres", &db.url]).unwrap());
+    let flags = Config::from(Args::try_parse_from(["saas-api", "--postgres", db.url()]).unwrap());
     let api = Api::start_with(|mut config| {
         config.postgres = flags.postgres;
         config
@@ -41,7 +41,7 @@ async fn the_postgres_flag_writes_every_entry_to_postgres() {
     let (_, dir) = api.finish().await;
 
     let in_file = read_log(&dir.path().join("audit")).await;
-    let store = PostgresStore::connect(&db.url).await.unwrap();
+    let store = PostgresStore::connect(db.url()).await.unwrap();
     let in_postgres: Vec<AuditEvent> = store.scan(&Query::new()).try_collect().await.unwrap();
     assert_eq!(in_postgres.len(), 5, "genesis, 3 calls, closing checkpoint");
     assert_eq!(in_postgres, in_file, "both sinks store identical entries");

@@ -1,5 +1,5 @@
 //! The gRPC scenario's service: `projects.v1.Projects/UpdateProject` (the
-//! checked-in code generated from `audit-tower/tests/proto/projects.proto`),
+//! test proto of `audit_testkit::proto::projects`, generated at build time),
 //! bare or behind `AuditLayer` with `#[audited]` on the method. Both check a
 //! bearer token from the metadata and update an in-memory store.
 
@@ -17,14 +17,11 @@ use tonic::{Code, Request, Response, Status};
 
 use crate::loadgen::Caller;
 
-#[allow(unreachable_pub, missing_docs, missing_debug_implementations, clippy::all)]
-pub(crate) mod pb {
-    include!(concat!(env!("CARGO_MANIFEST_DIR"), "/../audit-tower/tests/proto/projects.v1.rs"));
-}
-
-use pb::projects_client::ProjectsClient;
-use pb::projects_server::{Projects, ProjectsServer};
-use pb::{GetProjectRequest, Project, UpdateProjectRequest, WatchProjectsRequest};
+use audit_testkit::proto::projects::projects_client::ProjectsClient;
+use audit_testkit::proto::projects::projects_server::{Projects, ProjectsServer};
+use audit_testkit::proto::projects::{
+    GetProjectRequest, Project, UpdateProjectRequest, WatchProjectsRequest,
+};
 
 const TOKEN: &str = "Bearer tok_5f2a9c1e7b4d";
 const PROJECTS: usize = 100;

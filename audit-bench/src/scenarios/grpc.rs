@@ -53,8 +53,8 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
     let mut report = ScenarioReport::new("grpc", "gRPC overhead");
     report.status = Status::Fallback;
     report.note(
-        "The ratios use a minimal tonic service (apps/grpc.rs, the checked-in projects.v1 code \
-         of audit-tower's tests): the example SaaS API's gRPC server is always audited, so it \
+        "The ratios use a minimal tonic service (apps/grpc.rs, on the projects.v1 test proto \
+         of audit-testkit): the example SaaS API's gRPC server is always audited, so it \
          has no bare form. Stand-in: token check from metadata, an in-memory store update; \
          `audited` = `AuditLayer` + `#[audited]` on the method + file sink. The SaaS API's own \
          `saas.v1.Projects/UpdateProject` runs as `saas-api`, for reference.",

@@ -167,14 +167,14 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
     let mut variants = vec![Variant::Bare, Variant::File, Variant::Peer, Variant::Saas];
     let db = postgres_db(bench, &mut report);
     if let Some(db) = &db {
-        options.postgres_url = Some(db.url.clone());
+        options.postgres_url = Some(db.url().to_owned());
         variants.insert(2, Variant::FilePostgres);
     }
     let results = interleave(bench.settings.rounds, variants.len(), |_, v| {
         trial(bench, variants[v], &options)
     });
     if let Some(db) = db {
-        db.drop_now(bench)?;
+        crate::pg::drop_now(bench, db)?;
     }
     let results = results?;
     let paced = paced_latency(bench, &variants, &results, &options)?;
@@ -369,7 +369,7 @@ impl Paced {
 }
 
 fn postgres_db(bench: &Bench, report: &mut ScenarioReport) -> Option<crate::pg::FreshDb> {
-    match crate::pg::FreshDb::create(bench, "http") {
+    match crate::pg::create(bench, "http") {
         Ok(db) => Some(db),
         Err(e) => {
             report.note(format!("audited+pg skipped: {e}"));

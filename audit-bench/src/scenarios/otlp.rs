@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use audit_core::{AuditEvent, Auditor, Request};
 use audit_sinks::otlp::{OtlpConfig, OtlpSink};
+use audit_testkit::sample;
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
@@ -196,7 +197,7 @@ fn run_ours(bench: &Bench, n: u64) -> BenchResult<(Outcome, u64)> {
     let start = Instant::now();
     rt.block_on(async {
         for _ in 0..n {
-            auditor.record(entry::capture("")).await?;
+            auditor.record(sample::entry()).await?;
         }
         Ok::<_, audit_core::RecordError>(())
     })?;

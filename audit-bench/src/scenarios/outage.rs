@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use audit_core::{Auditor, Batch, Sink, SinkError, SinkInput};
 use audit_sinks::file::FileSink;
+use audit_testkit::sample;
 use uuid::Uuid;
 
 use crate::harness::{self, Bench, BenchResult, error};
@@ -90,7 +91,7 @@ async fn offer(
         tick.tick().await;
         let due = (start.elapsed().as_secs_f64() * rate) as usize;
         while ids.len() < due {
-            ids.push(auditor.record(entry::capture("")).await?.id);
+            ids.push(auditor.record(sample::entry()).await?.id);
         }
     }
     Ok(ids)

@@ -1,7 +1,8 @@
 //! Scenario 3, per-entry cost: capture (building the entry from the
 //! request's parts) and `Auditor::record` (enrich, redact, canonical JSON and
 //! SHA-256, enqueue), against `serde_json::to_vec` of the same finished
-//! entry, measured in pairs entry by entry (as the criterion benchmark is);
+//! entry, measured in pairs entry by entry (as audit-core's `record`
+//! benchmark measures its ratio);
 //! allocations per entry from the counting allocator.
 //!
 //! `record` is measured with each kind of sink: one that takes the entries'
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use audit_core::Auditor;
 use audit_core::testing::DiscardSink;
+use audit_testkit::sample;
 
 use crate::alloc;
 use crate::entry;
@@ -33,8 +35,8 @@ struct Sample {
 
 /// One round of the paired measure: `to_vec` of one finished entry, then
 /// capture and `record` of another, entry by entry, so that both sides see
-/// the same machine (these virtual machines change speed by up to 1.8x from
-/// one minute to the next).
+/// the same machine (a virtual machine's speed changes from one minute to
+/// the next).
 #[derive(Debug, Clone, Copy, Default)]
 struct Pairs {
     to_vec_us: f64,
@@ -80,7 +82,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
     for _ in 0..warm {
         std::hint::black_box(serde_json::to_vec(&finished)?);
         for auditor in &auditors {
-            rt.block_on(auditor.record(entry::capture("")))?;
+            rt.block_on(auditor.record(sample::entry()))?;
         }
     }
 
@@ -107,7 +109,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
                 drop(e);
                 let before = alloc::counts();
                 let t = Instant::now();
-                let event = entry::capture("");
+                let event = sample::entry();
                 let captured = t.elapsed();
                 auditor.record(event).await?;
                 let recorded = t.elapsed();
@@ -125,7 +127,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
         }))?
     })?;
 
-    // The block measure, reported beside it: each side in a block of
+    // The previous measure, reported beside it: each side in a block of
     // `n`, the sink's worker sharing the recording thread, so the queue
     // holds the whole round until the block ends.
     let results = interleave(bench.settings.rounds.max(3), 2, |_, v| {
@@ -148,7 +150,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
             // Capture alone, to split the cost.
             let t = Instant::now();
             for _ in 0..n {
-                std::hint::black_box(entry::capture(""));
+                std::hint::black_box(sample::entry());
             }
             let capture = t.elapsed();
             let recorder = auditors[0].clone();
@@ -156,7 +158,7 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
                 let before = alloc::counts();
                 let t = Instant::now();
                 for _ in 0..n {
-                    recorder.record(entry::capture("")).await?;
+                    recorder.record(sample::entry()).await?;
                 }
                 Ok::<_, audit_core::RecordError>((t.elapsed(), alloc::counts().since(before)))
             }))??;
@@ -259,7 +261,8 @@ pub(crate) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
          the timings, so memory is reused as in a service. \
          The headline sink takes the entries' JSON alone, as the default file sink does; the \
          typed one takes the entries, as the OTLP sink does (Postgres takes both). The block \
-         row measures in blocks instead: {n} of each side in a row, the worker sharing the recording \
+         row is the \
+         previous measure: {n} of each side in a row, the worker sharing the recording \
          thread, so the queue holds the block (about {} MB of JSON) until it ends. \
          Per-request allocations of the whole HTTP stack are in the http scenario.",
         n * json_bytes / 1_000_000

@@ -34,7 +34,6 @@ mod imp {
     use super::*;
     use crate::entry;
     use crate::harness::{self, interleave};
-    use crate::pg::FreshDb;
     use crate::report::{Row, Side, Target};
     use crate::scenarios::summary;
     use crate::stats::ratios;
@@ -283,7 +282,7 @@ mod imp {
 
     pub(super) fn run(bench: &Bench) -> BenchResult<ScenarioReport> {
         let mut report = ScenarioReport::new("postgres", "Postgres sink");
-        let db = match FreshDb::create(bench, "pg") {
+        let db = match crate::pg::create(bench, "pg") {
             Ok(db) => db,
             Err(e) => {
                 return Ok(ScenarioReport::skipped(
@@ -294,7 +293,7 @@ mod imp {
             }
         };
         let rt = bench.server_runtime()?;
-        let url = db.url.clone();
+        let url = db.url().to_owned();
         let setup = rt.block_on(async {
             let sink = PostgresSink::connect(&url).await?;
             let lean = PostgresSink::builder()
@@ -309,7 +308,7 @@ mod imp {
             Ok(s) => s,
             Err(e) => {
                 harness::stop(rt);
-                db.drop_now(bench)?;
+                crate::pg::drop_now(bench, db)?;
                 return Err(e);
             }
         };
@@ -331,7 +330,7 @@ mod imp {
         });
         drop((sink, lean));
         harness::stop(rt);
-        db.drop_now(bench)?;
+        crate::pg::drop_now(bench, db)?;
         let results = results?;
         let side = |label: &str, v: usize| Side::new(label, summary(&results[v]), "entries/s");
         report.row(Row::ratio(

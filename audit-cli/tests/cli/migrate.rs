@@ -15,7 +15,7 @@ fn migrate_applies_once_and_is_idempotent() {
         .stdout(predicate::str::starts_with("applied 3 migrations to postgres://"))
         .stdout(predicate::str::contains("the audit schema is now at version 3"))
         .stdout(predicate::str::contains("  migration 1\n  migration 2\n  migration 3\n"))
-        .stdout(predicate::str::contains(&f.name));
+        .stdout(predicate::str::contains(f.db.name()));
     f.cmd("migrate")
         .assert()
         .success()
@@ -28,7 +28,7 @@ fn a_database_without_the_schema_says_to_migrate() {
     let f = PgFixture::empty();
     f.cmd("query").assert().code(2).stdout("").stderr(
         predicate::str::contains("has no audit schema")
-            .and(predicate::str::contains(format!("`audit migrate --store {}`", f.url))),
+            .and(predicate::str::contains(format!("`audit migrate --store {}`", f.db.url()))),
     );
 }
 

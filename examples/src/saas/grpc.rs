@@ -17,8 +17,8 @@ use super::auth::{self, Credential, CurrentUser};
 use super::model::{NewProject, Project, ProjectPatch};
 use super::{ApiError, AppState};
 
-/// The code generated from `src/saas/proto/saas.proto` (checked in; the
-/// `grpc_codegen` test keeps it current).
+/// The code generated from `src/saas/proto/saas.proto` at build time
+/// (`build.rs`).
 #[allow(
     missing_docs,
     unreachable_pub,
@@ -27,7 +27,7 @@ use super::{ApiError, AppState};
     clippy::pedantic
 )]
 pub mod pb {
-    include!("proto/saas.v1.rs");
+    include!(concat!(env!("OUT_DIR"), "/saas.v1.rs"));
 }
 
 use pb::projects_server::{Projects, ProjectsServer};
