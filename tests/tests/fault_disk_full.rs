@@ -15,7 +15,7 @@
 //! 2. **`Buffered`** keeps serving (201) while it holds the entries in
 //!    memory: the queue depth grows to `queue_capacity` and nothing is
 //!    dropped or written. The request past the bound does not complete (the
-//!    caller waits: backpressure, as the README's "Delivery guarantees"
+//!    caller waits: backpressure, as the rustdoc of `audit_core::Delivery`
 //!    says) until space returns.
 //! 3. **Recovery**: once the filler is deleted the waiting request
 //!    completes, strict requests succeed again, and every entry recorded
